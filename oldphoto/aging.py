@@ -6,6 +6,8 @@ from one seed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 
 
@@ -41,3 +43,138 @@ def salt_and_pepper(
     else:
         noisy[mask] = values[mask]
     return noisy, mask
+
+
+@dataclass(frozen=True)
+class Damage:
+    """How old a photo should look. Zero turns an effect off.
+
+    ``density`` and ``salt_vs_pepper`` are the paper's salt-and-pepper noise;
+    the rest are the damage real prints and scans show.
+    """
+
+    density: float = 0.0
+    salt_vs_pepper: float = 0.5
+    grain: float = 0.0  # std of film grain, on [0, 1]
+    dust: float = 0.0  # fraction of pixels covered by 1-3 px specks
+    scratches: int = 0  # number of thin scratches
+    fade: float = 0.0  # 0..1: lifted blacks, dimmed whites
+    sepia: float = 0.0  # 0..1: brown toning (output becomes colour)
+    blur: float = 0.0  # Gaussian sigma in pixels
+    jpeg_quality: int = 0  # re-compress at this quality; 0 = off
+
+
+#: The mix ``oldphoto age --realistic`` and ``bench --noise realistic`` use.
+REALISTIC = Damage(grain=0.025, dust=0.002, scratches=4, fade=0.15, blur=0.6, jpeg_quality=85)
+
+
+def apply_damage(
+    image: np.ndarray, damage: Damage, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Age a photo: grey, then optical, chemical and mechanical damage, in that order.
+
+    Returns the aged image and the mask of impulsive damage (salt-and-pepper,
+    dust, scratches): the pixels a detector should find. Grain, blur and JPEG
+    artefacts touch every pixel, so they are not in the mask.
+    """
+    grey = to_grey(image)
+    height, width = grey.shape
+    if damage.blur > 0:
+        from scipy.ndimage import gaussian_filter
+
+        grey = gaussian_filter(grey, damage.blur, mode="reflect")
+    if damage.fade > 0:
+        grey = damage.fade * 0.25 + grey * (1.0 - damage.fade * 0.45)
+    if damage.grain > 0:
+        from scipy.ndimage import gaussian_filter
+
+        grain = gaussian_filter(rng.standard_normal((height, width)).astype(np.float32), 0.6)
+        grain *= damage.grain / max(float(grain.std()), 1e-6)
+        grey = grey + grain
+    grey = np.clip(grey, 0.0, 1.0).astype(np.float32)
+    if damage.jpeg_quality > 0:
+        grey = jpeg_roundtrip(grey, damage.jpeg_quality)
+    mask = np.zeros((height, width), bool)
+    if damage.dust > 0:
+        grey, dust_mask = add_dust(grey, damage.dust, rng)
+        mask |= dust_mask
+    if damage.scratches > 0:
+        grey, scratch_mask = add_scratches(grey, damage.scratches, rng)
+        mask |= scratch_mask
+    if damage.density > 0:
+        grey, sp_mask = salt_and_pepper(grey, damage.density, rng, damage.salt_vs_pepper)
+        mask |= sp_mask
+    if damage.sepia > 0:
+        return sepia_tone(grey, damage.sepia), mask
+    return grey, mask
+
+
+def realistic_damage(
+    image: np.ndarray, rng: np.random.Generator, density: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The realistic preset plus salt-and-pepper at ``density`` (for benches)."""
+    return apply_damage(image, replace(REALISTIC, density=density), rng)
+
+
+def jpeg_roundtrip(grey: np.ndarray, quality: int) -> np.ndarray:
+    """Encode and decode as JPEG, as a scan saved by an old camera would be."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.rint(grey * 255).astype(np.uint8)).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer), np.float32) / 255.0
+
+
+def add_dust(
+    grey: np.ndarray, coverage: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Specks of 1 to 3 pixels across, dark or light but rarely pure black or white."""
+    height, width = grey.shape
+    count = max(1, int(coverage * height * width / 4.0))
+    rows = rng.integers(0, height, count)
+    cols = rng.integers(0, width, count)
+    sizes = rng.integers(1, 4, count)
+    dark = rng.random(count) < 0.6
+    shades = np.where(dark, rng.uniform(0.0, 0.2, count), rng.uniform(0.8, 1.0, count))
+    mask = np.zeros((height, width), bool)
+    values = np.zeros((height, width), np.float32)
+    for dy in range(3):  # a speck is at most 3x3: three shifted copies, no per-pixel loop
+        for dx in range(3):
+            hit = (dy < sizes) & (dx < sizes)
+            r = np.clip(rows[hit] + dy, 0, height - 1)
+            c = np.clip(cols[hit] + dx, 0, width - 1)
+            mask[r, c] = True
+            values[r, c] = shades[hit]
+    out = np.where(mask, values, grey).astype(np.float32)
+    return out, mask
+
+
+def add_scratches(
+    grey: np.ndarray, count: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Thin, mostly vertical lines, as a film or print scratched along its length."""
+    height, width = grey.shape
+    mask = np.zeros((height, width), bool)
+    values = np.zeros((height, width), np.float32)
+    for _ in range(count):  # a handful of lines; each is drawn vectorised
+        length = int(rng.integers(height // 4, height + 1))
+        top = int(rng.integers(0, height - length + 1))
+        rows = np.arange(top, top + length)
+        start = rng.uniform(0, width)
+        slope = rng.normal(0, 0.05)
+        wobble = np.cumsum(rng.normal(0, 0.15, length))
+        cols = np.clip(np.rint(start + slope * (rows - top) + wobble), 0, width - 1).astype(int)
+        shade = rng.uniform(0.85, 1.0) if rng.random() < 0.7 else rng.uniform(0.0, 0.15)
+        mask[rows, cols] = True
+        values[rows, cols] = shade
+    return np.where(mask, values, grey).astype(np.float32), mask
+
+
+def sepia_tone(grey: np.ndarray, strength: float) -> np.ndarray:
+    """Brown toning of a grey print, blended with the neutral grey by ``strength``."""
+    tone = np.array([1.07, 0.74, 0.43], np.float32)
+    toned = np.clip(grey[..., None] * tone / tone.max() * 1.1, 0.0, 1.0)
+    neutral = np.repeat(grey[..., None], 3, axis=2)
+    return (neutral * (1.0 - strength) + toned * strength).astype(np.float32)

@@ -97,5 +97,8 @@ class Filter:
         """Transform a batch. Default: one frame at a time."""
         return [self.process_frame(frame) for frame in frames]
 
+    def finish(self) -> None:
+        """Called once after the last frame (print a summary, free memory). Default: nothing."""
+
     def process_frame(self, frame: Frame) -> Frame:
         raise NotImplementedError(f"{type(self).__name__} must implement process_frame or process")

@@ -6,7 +6,8 @@ group, so a third-party plugin is a first-class citizen.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
 

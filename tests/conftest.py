@@ -23,3 +23,29 @@ def shared_dir() -> Path:
     if not (SHARED / "data").is_dir():
         pytest.skip(f"{SHARED} is absent")
     return SHARED
+
+
+def run_cli(*args: str, stdin: bytes | None = None, stdout: object = None,
+            env: dict[str, str] | None = None, cwd: Path | None = None):
+    """Run ``python -m oldphoto`` as a user would; stdout is captured unless a file is given."""
+    import subprocess
+    import sys
+
+    full_env = {**os.environ, "OLDPHOTO_LOAD_PLUGINS": "", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "oldphoto", *args],
+        input=stdin if stdin is not None else b"",
+        stdout=stdout if stdout is not None else subprocess.PIPE,
+        stderr=subprocess.PIPE, env=full_env, cwd=cwd, check=False, timeout=300,
+    )
+
+
+@pytest.fixture()
+def photo(tmp_path: Path) -> Path:
+    """A small colour photo (scikit-image's astronaut, cropped) as PNG."""
+    import imageio.v3 as iio
+    from skimage import data
+
+    path = tmp_path / "photo.png"
+    iio.imwrite(path, data.astronaut()[100:228, 150:246])
+    return path

@@ -1,0 +1,38 @@
+# Two entry points, each setting itself up from nothing:
+#   make demo   - install, then age and restore the sample photos into out/demo/
+#   make test   - install, then lint and run the test suite
+#
+# torch==2.13.0 is pinned at install time only: on this project's machines pip
+# finds its CPU wheel on local disk; elsewhere pip takes the same release from
+# PyPI. The package itself just needs torch>=2.2, so other installs stay free.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test,plot]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf out/demo && mkdir -p out/demo
+	$(BIN)/oldphoto age samples/photos -r --seed 7 -o out/demo/aged/ -q
+	$(BIN)/oldphoto age samples/photos -r --seed 7 -q \
+	  | $(BIN)/oldphoto detect -q \
+	  | $(BIN)/oldphoto denoise-lr -q \
+	  | $(BIN)/oldphoto colorize-cnn -q -o out/demo/restored/
+	@echo "Aged photos in out/demo/aged/, restored ones in out/demo/restored/"
+
+test: $(STAMP)
+	$(BIN)/ruff check oldphoto tests plugins
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) out

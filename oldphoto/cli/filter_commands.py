@@ -1,0 +1,114 @@
+"""Turning a :class:`Filter` class into a typer subcommand, options and all.
+
+Typer reads a function's signature; we build that signature from the filter's
+declared options so every filter, built-in or plugin, gets the same CLI.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import typer
+
+from oldphoto.errors import OldphotoError
+from oldphoto.filter import Filter, Option
+from oldphoto.runner import RunOptions, run_filter
+
+COMMON = "Input and output"
+
+
+def _common_parameters() -> list[inspect.Parameter]:
+    def param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                 annotation=annotation)
+
+    return [
+        param("inputs", list[str] | None, typer.Argument(
+            None, metavar="INPUTS",
+            help="Image files, folders (with -r), or - for stdin. Default: stdin.",
+            show_default=False)),
+        param("recursive", bool, typer.Option(
+            False, "--recursive", "-r", help="Read folders, recursing into sub-folders.",
+            rich_help_panel=COMMON)),
+        param("output", str | None, typer.Option(
+            None, "--output", "-o", metavar="PATH", rich_help_panel=COMMON,
+            help="An image file, or a folder (ends with /, exists, or several inputs) that "
+                 "mirrors the input tree. Default: stdout (a stream on a pipe, an image "
+                 "when redirected to a file).")),
+        param("to", str | None, typer.Option(
+            None, "--to", metavar="FORMAT", rich_help_panel=COMMON,
+            help="Output format (png, jpg, tif, bmp, webp, pnm). Default: keep each file's.")),
+        param("device", Literal["cpu", "cuda", "auto"], typer.Option(
+            "cpu", "--device",
+            rich_help_panel=COMMON, help="Where models run; filters without a model use "
+                                         "the CPU whatever this says.")),
+        param("overwrite", bool, typer.Option(
+            False, "--overwrite", rich_help_panel=COMMON,
+            help="Replace outputs that exist (default: skip them). Inputs are never replaced.")),
+        param("quiet", bool, typer.Option(
+            False, "--quiet", "-q", rich_help_panel=COMMON,
+            help="No progress bar or summary; errors are still shown.")),
+    ]
+
+
+def _option_parameter(option: Option) -> inspect.Parameter:
+    kwargs: dict[str, Any] = {"help": option.help, "rich_help_panel": "Filter options"}
+    annotation: Any = option.type
+    if option.type is bool:
+        flags = [f"{option.flag}/--no-{option.flag[2:]}"]
+    else:
+        flags = [option.flag]
+        if option.choices:
+            annotation = Literal.__getitem__(tuple(option.choices))
+        if option.min is not None:
+            kwargs["min"] = option.min
+        if option.max is not None:
+            kwargs["max"] = option.max
+    if option.default is None:
+        annotation = annotation | None
+    default = typer.Option(option.default, *flags, **kwargs)
+    return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=annotation)
+
+
+def build_command(cls: type[Filter]) -> Callable[..., None]:
+    """A function whose signature typer turns into the filter's subcommand."""
+    common = {p.name for p in _common_parameters()}
+
+    def command(**kwargs: Any) -> None:
+        run = RunOptions(**{k: kwargs.pop(k) for k in list(kwargs) if k in common})
+        run.inputs = run.inputs or []
+        try:
+            status = run_filter(cls, kwargs, run)
+        except OldphotoError as err:
+            typer.echo(f"oldphoto {cls.name}: {err}", err=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        raise typer.Exit(status)
+
+    parameters = _common_parameters() + [_option_parameter(o) for o in cls.options]
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__annotations__["return"] = None
+    command.__name__ = cls.name.replace("-", "_")
+    command.__doc__ = _help_text(cls)
+    return command
+
+
+def _help_text(cls: type[Filter]) -> str:
+    doc = inspect.getdoc(cls) or ""
+    summary = cls.summary.strip()
+    return summary if not doc or doc.startswith(summary) else f"{summary}\n\n{doc}"
+
+
+def add_filter_commands(app: typer.Typer, filters: dict[str, Any]) -> None:
+    for name, info in filters.items():
+        app.command(name, help=_help_text(info.cls), short_help=info.cls.summary,
+                    rich_help_panel="Filters")(build_command(info.cls))
+
+
+__all__ = ["Path", "add_filter_commands", "build_command"]

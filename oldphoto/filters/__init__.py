@@ -1,0 +1,1 @@
+"""The built-in filters, each registered through the ``oldphoto`` entry points."""

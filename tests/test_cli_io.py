@@ -1,0 +1,152 @@
+"""The CLI as a user drives it: where output goes, folder trees, and what is never lost."""
+
+from __future__ import annotations
+
+import os
+import pty
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from conftest import run_cli
+
+from oldphoto.stream import MAGIC
+
+
+def make_tree(root: Path) -> list[Path]:
+    rng = np.random.default_rng(0)
+    files = [root / "a.png", root / "sub" / "b.JPG", root / "sub" / "deeper" / "c.tif"]
+    for i, path in enumerate(files):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        iio.imwrite(path, rng.integers(0, 256, (16 + i, 20, 3), dtype=np.uint8))
+    (root / "notes.txt").write_text("not an image")
+    return files
+
+
+def test_pipe_gets_a_stream_and_file_gets_an_image(photo: Path, tmp_path: Path) -> None:
+    piped = run_cli("age", str(photo), "--seed", "1")
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.startswith(MAGIC)
+    out = tmp_path / "aged.jpg"
+    with out.open("wb") as handle:
+        to_file = run_cli("gray", "-", stdin=piped.stdout, stdout=handle)
+    assert to_file.returncode == 0, to_file.stderr
+    assert out.read_bytes()[:2] == b"\xff\xd8"  # a JPEG, chosen by the file's name
+    assert iio.imread(out).shape == (128, 96)
+
+
+def test_terminal_gets_a_one_line_refusal(photo: Path) -> None:
+    leader, follower = pty.openpty()
+    try:
+        result = run_cli("age", str(photo), stdout=follower)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert result.returncode != 0
+    message = result.stderr.decode().strip()
+    assert len(message.splitlines()) == 1
+    assert "terminal" in message and "-o" in message
+
+
+def test_folder_tree_is_mirrored_keeping_formats(tmp_path: Path) -> None:
+    src = tmp_path / "photos"
+    make_tree(src)
+    result = run_cli("age", str(src), "-r", "--seed", "7", "-o", str(tmp_path / "aged"), "-q")
+    assert result.returncode == 0, result.stderr
+    made = sorted(p.relative_to(tmp_path / "aged").as_posix()
+                  for p in (tmp_path / "aged").rglob("*") if p.is_file())
+    assert made == ["a.png", "sub/b.JPG", "sub/deeper/c.tif"]
+    assert iio.imread(tmp_path / "aged" / "sub" / "b.JPG").ndim == 2  # aged means grey
+
+
+def test_to_changes_every_format(tmp_path: Path) -> None:
+    src = tmp_path / "photos"
+    make_tree(src)
+    result = run_cli("gray", str(src), "-r", "--to", "webp", "-o", str(tmp_path / "w"), "-q")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.suffix for p in (tmp_path / "w").rglob("*.*")) == [".webp"] * 3
+
+
+def test_existing_outputs_are_skipped_unless_overwrite(tmp_path: Path) -> None:
+    src = tmp_path / "photos"
+    make_tree(src)
+    out = tmp_path / "out"
+    run_cli("gray", str(src), "-r", "-o", str(out), "-q")
+    marker = out / "a.png"
+    marker.write_bytes(b"keep me")
+    again = run_cli("gray", str(src), "-r", "-o", str(out))
+    assert again.returncode == 0
+    assert marker.read_bytes() == b"keep me"
+    assert b"skipped" in again.stderr
+    forced = run_cli("gray", str(src), "-r", "-o", str(out), "--overwrite", "-q")
+    assert forced.returncode == 0
+    assert marker.read_bytes().startswith(b"\x89PNG")
+
+
+def test_never_overwrites_an_input(photo: Path) -> None:
+    before = photo.read_bytes()
+    result = run_cli("gray", str(photo), "-o", str(photo), "--overwrite")
+    assert result.returncode != 0
+    assert b"input" in result.stderr
+    assert photo.read_bytes() == before
+
+
+def test_refuses_output_inside_the_input_tree(tmp_path: Path) -> None:
+    src = tmp_path / "photos"
+    make_tree(src)
+    result = run_cli("gray", str(src), "-r", "-o", str(src / "out"))
+    assert result.returncode != 0
+    assert b"inside the input folder" in result.stderr
+    assert not (src / "out").exists()
+
+
+def test_per_file_errors_do_not_stop_the_run(tmp_path: Path) -> None:
+    src = tmp_path / "photos"
+    make_tree(src)
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)
+    result = run_cli("gray", str(src), "-r", "-o", str(tmp_path / "out"))
+    assert result.returncode == 1
+    errors = result.stderr.decode()
+    assert "broken.png" in errors
+    assert "3 done, 0 skipped, 1 failed" in errors
+    assert len(list((tmp_path / "out").rglob("*.*"))) == 3
+
+
+def test_stream_names_rebuild_the_tree_downstream(tmp_path: Path) -> None:
+    src = tmp_path / "photos"
+    make_tree(src)
+    aged = run_cli("age", str(src), "-r", "--seed", "3", "-q")
+    result = run_cli("gray", "-o", str(tmp_path / "tree") + "/", "-q", stdin=aged.stdout)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "tree" / "sub" / "deeper" / "c.tif").is_file()
+
+
+def test_history_records_each_filter_with_options(photo: Path) -> None:
+    import io
+
+    from oldphoto.stream import read_stream
+
+    aged = run_cli("age", str(photo), "--seed", "5", "--density", "0.2")
+    grey = run_cli("gray", stdin=aged.stdout)
+    (frame,) = list(read_stream(io.BytesIO(grey.stdout), "t"))
+    history = frame.meta["history"]
+    assert [h["filter"] for h in history] == ["age", "gray"]
+    assert history[0]["options"]["density"] == 0.2
+    assert frame.meta["name"] == "photo.png"
+
+
+@pytest.mark.parametrize("entry", ["-m oldphoto", "script"])
+def test_console_script_and_module_both_work(entry: str) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    if entry == "script":
+        exe = shutil.which("oldphoto", path=str(Path(sys.executable).parent))
+        assert exe, "the oldphoto console script is installed next to python"
+        cmd = [exe, "--version"]
+    else:
+        cmd = [sys.executable, "-m", "oldphoto", "--version"]
+    out = subprocess.run(cmd, capture_output=True, check=True)
+    assert out.stdout.startswith(b"oldphoto ")
