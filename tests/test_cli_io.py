@@ -150,3 +150,19 @@ def test_console_script_and_module_both_work(entry: str) -> None:
         cmd = [sys.executable, "-m", "oldphoto", "--version"]
     out = subprocess.run(cmd, capture_output=True, check=True)
     assert out.stdout.startswith(b"oldphoto ")
+
+
+def test_sixteen_bit_scan_stays_sixteen_bit_through_a_pipe(tmp_path: Path) -> None:
+    import tifffile
+
+    ramp = (np.arange(64 * 80, dtype=np.uint32).reshape(64, 80) * 13 % 65536).astype(np.uint16)
+    scan = tmp_path / "scan.tif"
+    tifffile.imwrite(scan, ramp)
+    streamed = run_cli("convert", stdin=scan.read_bytes())
+    out = tmp_path / "x.png"
+    with out.open("wb") as handle:
+        result = run_cli("convert", stdin=streamed.stdout, stdout=handle)
+    assert result.returncode == 0, result.stderr
+    back = iio.imread(out)
+    assert back.dtype == np.uint16
+    np.testing.assert_array_equal(back, ramp)

@@ -1,0 +1,474 @@
+"""Speed benchmarks of oldphoto, written to BENCHMARKS.md with the machine they ran on.
+
+    python benchmarks/run.py --out BENCHMARKS.md          # the full run (about 10 minutes)
+    python benchmarks/run.py --quick --out /tmp/quick.md  # a smoke test of the script
+
+Every figure is a median over repeated runs, shown beside a baseline measured
+in the same run: throughput against DAMF, start-up against ``python -c pass``,
+the pipe against the same work in one process, peak memory against
+``oldphoto convert``. Targets that are missed get a profile of the hot path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import io
+import json
+import pstats
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import (
+    BIN,
+    ROOT,
+    machine,
+    median,
+    median_seconds,
+    other_heavy_processes,
+    peak_rss_mib,
+    photo,
+)
+
+THROUGHPUT_FILTERS = ("age", "detect", "denoise-lr", "denoise-median", "denoise-amf",
+                      "denoise-damf", "colorize-mlp", "colorize-cnn", "colorize-resnet")
+BASELINE = "denoise-damf"
+SIZES = (0.25, 1.0, 4.0)
+TARGETS = {
+    "denoise-lr vs DAMF": "denoise-lr MP/s >= denoise-damf MP/s (4 MP grey, 10% noise)",
+    "colorize-cnn": ">= 2 MP/s at 1 MP on CPU",
+    "start-up": "`oldphoto age --help` < 0.3 s, without importing torch",
+    "stream": "3-stage pipe < 15% slower than the same work in one process",
+}
+
+
+@dataclass
+class Report:
+    """Everything measured, ready to be written as markdown and JSON."""
+
+    quick: bool
+    machine: dict[str, str] = field(default_factory=dict)
+    busy: list[str] = field(default_factory=list)
+    throughput: dict[str, dict[str, Any]] = field(default_factory=dict)
+    startup: dict[str, dict[str, float]] = field(default_factory=dict)
+    torch_free: bool | None = None
+    stream: dict[str, Any] = field(default_factory=dict)
+    memory: dict[str, dict[str, float | str]] = field(default_factory=dict)
+    memory_mp: float = 12.0
+    targets: dict[str, tuple[bool | None, str]] = field(default_factory=dict)
+    profiles: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- throughput
+
+
+def inputs_for(megapixels: float, aspect: float = 1.0) -> dict[str, Any]:
+    """The frame each kind of filter gets: colour for age, aged grey for detect/denoise,
+    clean grey for the colourisers."""
+    from oldphoto.aging import to_grey
+    from oldphoto.frame import Frame
+    from oldphoto.plugins import registered_filters
+
+    clean = photo(megapixels, aspect)
+    age = registered_filters()["age"].cls(density=0.1, seed=1)
+    age.setup()
+    aged = age.process_frame(Frame(clean, {}, {"name": "photo.png"}))
+    return {"colour": Frame(clean, {}, {"name": "photo.png"}),
+            "aged": Frame(aged.pixels, {}, {"name": "photo.png"}),
+            "grey": Frame(to_grey(clean), {}, {"name": "photo.png"})}
+
+
+def input_kind(name: str) -> str:
+    return "colour" if name == "age" else ("grey" if name.startswith("colorize") else "aged")
+
+
+def make_filter(name: str) -> Any:
+    from oldphoto.plugins import registered_filters
+
+    info = registered_filters().get(name)
+    if info is None:
+        return None
+    options = {"seed": 1} if name == "age" else {}
+    filt = info.cls(device="cpu", **options)
+    filt.setup()
+    return filt
+
+
+def bench_throughput(report: Report, sizes: tuple[float, ...], repeats: dict[float, int]) -> None:
+    filters = {}
+    for name in THROUGHPUT_FILTERS:
+        try:
+            filters[name] = make_filter(name)
+        except Exception as err:  # a filter whose weights are not shipped yet
+            filters[name] = None
+            report.throughput[name] = {"missing": f"{type(err).__name__}: {err}"[:120]}
+        if filters[name] is None and name not in report.throughput:
+            report.throughput[name] = {"missing": "not registered"}
+    for size in sizes:
+        frames = inputs_for(size)
+        for name, filt in filters.items():
+            if filt is None:
+                continue
+            frame = frames[input_kind(name)]
+            pixels = frame.pixels.shape[0] * frame.pixels.shape[1] / 1e6
+            times = median_seconds(lambda f=filt, fr=frame: f.process([fr]), repeats[size])
+            report.throughput.setdefault(name, {})[str(size)] = {
+                "mp": round(pixels, 3), "seconds": median(times), "runs": len(times),
+                "mp_per_s": pixels / median(times)}
+            log(f"throughput {name} @ {size} MP: {pixels / median(times):.2f} MP/s")
+
+
+def mp_per_s(report: Report, name: str, size: float) -> float | None:
+    entry = report.throughput.get(name, {}).get(str(size))
+    return entry["mp_per_s"] if isinstance(entry, dict) else None
+
+
+# ----------------------------------------------------------------------------- start-up
+
+
+def bench_startup(report: Report, work: Path, repeats: int) -> None:
+    from oldphoto.codecs import encode_image, write_atomically
+    from oldphoto.frame import Frame
+
+    tiny = work / "tiny.png"
+    write_atomically(tiny, encode_image(Frame(photo(0.004)), "png"))
+    oldphoto = str(BIN / "oldphoto")
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "oldphoto age --help": [oldphoto, "age", "--help"],
+        "oldphoto colorize-cnn --help": [oldphoto, "colorize-cnn", "--help"],
+        "oldphoto age tiny.png (64x64)": [oldphoto, "age", str(tiny), "-o",
+                                          str(work / "t-age.png"), "--overwrite", "-q"],
+        "oldphoto colorize-cnn tiny.png (64x64)": [oldphoto, "colorize-cnn", str(tiny), "-o",
+                                                   str(work / "t-cnn.png"), "--overwrite", "-q"],
+    }
+    for label, command in commands.items():
+        try:
+            times = run_wall(command, repeats)
+        except subprocess.CalledProcessError as err:
+            report.startup[label] = {"error": str(err)[:100]}  # type: ignore[dict-item]
+            continue
+        report.startup[label] = {"seconds": median(times), "runs": len(times)}
+        log(f"start-up {label}: {median(times):.3f} s")
+    probe = ("import sys\nsys.argv = ['oldphoto', 'age', '--help']\n"
+             "from oldphoto.cli.main import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print('TORCH', 'torch' in sys.modules, file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=False)
+    report.torch_free = "TORCH False" in done.stderr
+
+
+def run_wall(command: list[str], repeats: int) -> list[float]:
+    def once() -> None:
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    return median_seconds(once, repeats)
+
+
+def import_profile(top: int = 12) -> str:
+    """The slowest imports of `oldphoto age --help`, from python -X importtime."""
+    probe = ("import sys\nsys.argv = ['oldphoto', 'age', '--help']\n"
+             "from oldphoto.cli.main import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n")
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", probe], capture_output=True,
+                          text=True, check=False)
+    rows = []
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line and "cumulative" not in line:
+            parts = [p.strip() for p in line.split(":", 1)[1].split("|")]
+            rows.append((int(parts[1]), parts[2]))
+    rows.sort(reverse=True)
+    return "\n".join(f"{us / 1e6:8.3f} s  {name}" for us, name in rows[:top])
+
+
+# ----------------------------------------------------------------------------- stream
+
+
+def make_folder(folder: Path, count: int, side: int) -> None:
+    """``count`` colour photos of side x side: seeded crops of the sample photos."""
+    from PIL import Image
+
+    sources = sorted((ROOT / "samples" / "photos").glob("*"))
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        with Image.open(sources[index % len(sources)]) as image:
+            rgb = image.convert("RGB")
+            scale = side / min(rgb.size) * 1.3
+            rgb = rgb.resize((int(rgb.width * scale) + 1, int(rgb.height * scale) + 1))
+            left = int(rng.integers(0, rgb.width - side))
+            top = int(rng.integers(0, rgb.height - side))
+            rgb.crop((left, top, left + side, top + side)).save(folder / f"{index:03d}.png")
+
+
+def run_with_cpu(command: list[str] | str, shell: bool) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, all children) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, shell=shell, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, executable="/bin/bash" if shell else None)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def bench_stream(report: Report, work: Path, count: int, side: int, repeats: int) -> None:
+    source = work / "photos"
+    make_folder(source, count, side)
+    o = shlex.quote(str(BIN / "oldphoto"))
+    src = shlex.quote(str(source))
+    pipe = (f"set -o pipefail; {o} age {src} -r --seed 1 -q | {o} detect -q | "
+            f"{o} denoise-lr -q --overwrite -o {shlex.quote(str(work / 'out-pipe'))}/")
+    single = [sys.executable, str(Path(__file__).with_name("inprocess.py")), str(source),
+              str(work / "out-single")]
+    results: dict[str, list[tuple[float, float]]] = {"pipe": [], "single": []}
+    for _ in range(repeats + 1):  # the first round warms the file cache and is dropped
+        results["pipe"].append(run_with_cpu(pipe, shell=True))
+        results["single"].append(run_with_cpu(single, shell=False))
+    for key in results:
+        results[key] = results[key][1:]
+    wall = {k: median([w for w, _ in v]) for k, v in results.items()}
+    cpu = {k: median([c for _, c in v]) for k, v in results.items()}
+    report.stream = {
+        "photos": count, "side": side, "runs": repeats, "pipe_command": pipe.split("; ", 1)[1],
+        "single_command": " ".join(single[1:]), "wall": wall, "cpu": cpu,
+        "wall_overhead": wall["pipe"] / wall["single"] - 1.0,
+        "cpu_overhead": cpu["pipe"] / cpu["single"] - 1.0,
+    }
+    log(f"stream: pipe {wall['pipe']:.2f} s, one process {wall['single']:.2f} s")
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def bench_memory(report: Report, work: Path, megapixels: float) -> None:
+    from oldphoto.codecs import encode_image, write_atomically
+
+    frames = inputs_for(megapixels, aspect=4 / 3)
+    paths = {}
+    for kind, frame in frames.items():
+        paths[kind] = work / f"big-{kind}.png"
+        write_atomically(paths[kind], encode_image(frame, "png"))
+    oldphoto = str(BIN / "oldphoto")
+    for name in ("convert", *THROUGHPUT_FILTERS):
+        source = paths["colour" if name == "convert" else input_kind(name)]
+        command = [oldphoto, name, str(source), "-o", str(work / f"out-{name}.png"),
+                   "--overwrite", "-q", *(["--seed", "1"] if name == "age" else [])]
+        try:
+            rss, wall = peak_rss_mib(command)
+        except RuntimeError as err:
+            report.memory[name] = {"error": str(err).splitlines()[-1][:120]}
+            continue
+        report.memory[name] = {"peak_mib": rss, "seconds": wall}
+        log(f"memory {name}: {rss:.0f} MiB in {wall:.1f} s")
+
+
+# ----------------------------------------------------------------------------- targets
+
+
+def profile_filter(name: str, megapixels: float, top: int = 14) -> str:
+    """cProfile of one call of a filter on its usual input, by cumulative time."""
+    filt = make_filter(name)
+    frame = inputs_for(megapixels)[input_kind(name)]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    filt.process([frame])
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+    return "\n".join(lines[start:])
+
+
+def check_targets(report: Report, big: float) -> None:
+    lr, damf = mp_per_s(report, "denoise-lr", big), mp_per_s(report, BASELINE, big)
+    if lr and damf:
+        report.targets["denoise-lr vs DAMF"] = (
+            lr >= damf, f"{lr:.2f} vs {damf:.2f} MP/s ({lr / damf:.2f}x) at {big} MP")
+        if lr < damf:
+            report.profiles["denoise-lr"] = profile_filter("denoise-lr", big)
+    cnn = mp_per_s(report, "colorize-cnn", 1.0)
+    if cnn:
+        report.targets["colorize-cnn"] = (cnn >= 2.0, f"{cnn:.2f} MP/s at 1 MP")
+        if cnn < 2.0:
+            report.profiles["colorize-cnn"] = profile_filter("colorize-cnn", 1.0)
+    age = report.startup.get("oldphoto age --help", {}).get("seconds")
+    if age is not None:
+        ok = age < 0.3 and bool(report.torch_free)
+        report.targets["start-up"] = (ok, f"{age:.3f} s, torch imported: "
+                                          f"{'no' if report.torch_free else 'yes'}")
+        if not ok:
+            report.profiles["oldphoto age --help (imports)"] = import_profile()
+    if report.stream:
+        overhead = report.stream["wall_overhead"]
+        report.targets["stream"] = (overhead < 0.15, f"{overhead:+.1%} wall, "
+                                                     f"{report.stream['cpu_overhead']:+.1%} CPU")
+
+
+# ----------------------------------------------------------------------------- markdown
+
+
+def markdown(report: Report, command: str) -> str:
+    out = ["# Benchmarks", "",
+           f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC with:", "",
+           "```sh", command, "```", "",
+           "Each figure is the median of repeated runs (after one untimed warm-up run) and "
+           "sits beside a baseline measured in the same run.", ""]
+    out += ["## Machine", ""] + [f"- {k}: {v}" for k, v in report.machine.items()]
+    if report.busy:
+        out += ["", "**The machine was shared while this ran**; other processes using the "
+                "CPU at the start, so absolute figures are pessimistic and ratios are the "
+                "figures to compare:", ""] + [f"- `{p}`" for p in report.busy]
+    if report.quick:
+        out += ["", "**Quick mode**: fewer repeats and smaller sizes; a smoke test only."]
+    out += ["", "## Targets", "", "| target | wanted | measured | met |", "|---|---|---|---|"]
+    for key, wanted in TARGETS.items():
+        met, text = report.targets.get(key, (None, "not measured"))
+        out.append(f"| {key} | {wanted} | {text} | "
+                   f"{'yes' if met else ('**no**' if met is not None else '-')} |")
+    out += _throughput_md(report) + _startup_md(report) + _stream_md(report)
+    out += _memory_md(report)
+    if report.errors:
+        out += ["", "## Sections that failed", ""]
+        out += [f"- {name}: `{text}`" for name, text in report.errors.items()]
+    if report.profiles:
+        out += ["", "## Profiles of missed targets", ""]
+        for name, text in report.profiles.items():
+            out += [f"### {name}", "", "```", text, "```", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _throughput_md(report: Report) -> list[str]:
+    sizes = sorted({float(k) for v in report.throughput.values() for k in v if k != "missing"})
+    out = ["", "## Throughput (megapixels per second, in one process)", "",
+           "One frame per call, `Filter.process` timed alone (no decoding or encoding). "
+           "Inputs: the astronaut sample resized; `age` gets colour, `detect` and the "
+           "denoisers get it aged to grey with 10% salt-and-pepper (no mask, so each runs its "
+           "own detection), the colourisers get its clean grey. Ratio: against DAMF at the "
+           "same size.", "",
+           "| filter | " + " | ".join(f"{s:g} MP" for s in sizes) + " |",
+           "|---|" + "---|" * len(sizes)]
+    for name, entry in report.throughput.items():
+        if "missing" in entry:
+            out.append(f"| {name} | " + " | ".join([f"missing: {entry['missing']}"]
+                                                  + [""] * (len(sizes) - 1)) + " |")
+            continue
+        cells = []
+        for size in sizes:
+            value, base = mp_per_s(report, name, size), mp_per_s(report, BASELINE, size)
+            ratio = f" ({value / base:.2f}x)" if value and base else ""
+            cells.append(f"{value:.2f}{ratio}" if value else "-")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out
+
+
+def _startup_md(report: Report) -> list[str]:
+    base = report.startup.get("python -c pass", {}).get("seconds")
+    out = ["", "## Start-up (wall seconds, whole process)", "",
+           "| command | seconds | vs `python -c pass` |", "|---|---|---|"]
+    for label, entry in report.startup.items():
+        if "seconds" not in entry:
+            out.append(f"| `{label}` | error: {entry.get('error')} | |")
+            continue
+        ratio = f"{entry['seconds'] / base:.1f}x" if base else ""
+        out.append(f"| `{label}` | {entry['seconds']:.3f} | {ratio} |")
+    if report.torch_free is not None:
+        out += ["", f"`oldphoto age --help` imports torch: "
+                    f"{'no' if report.torch_free else '**yes**'}."]
+    return out
+
+
+def _stream_md(report: Report) -> list[str]:
+    s = report.stream
+    if not s:
+        return []
+    return ["", "## Stream overhead", "",
+            f"{s['photos']} colour photos of {s['side']}x{s['side']}, median of {s['runs']} "
+            "runs each. Wall time is what a user waits (the pipe's stages overlap on 2 "
+            "cores); CPU time (user + system of every process) is the work done.", "",
+            "| how | wall s | CPU s |", "|---|---|---|",
+            f"| pipe: `{s['pipe_command']}` | {s['wall']['pipe']:.2f} | {s['cpu']['pipe']:.2f} |",
+            f"| one process: `python {s['single_command']}` | {s['wall']['single']:.2f} | "
+            f"{s['cpu']['single']:.2f} |",
+            f"| overhead of the pipe | {s['wall_overhead']:+.1%} | {s['cpu_overhead']:+.1%} |"]
+
+
+def _memory_md(report: Report) -> list[str]:
+    base = report.memory.get("convert", {}).get("peak_mib")
+    out = ["", f"## Peak memory on a {report.memory_mp:g} MP photo (4:3)", "",
+           "One run each of `oldphoto FILTER big.png -o out.png` (PNG in and out), peak "
+           "resident set size of the process (`getrusage` of the child). `age` and the "
+           "colourisers get the colour photo, the others the aged grey one. Baseline: "
+           "`oldphoto convert` (decode and encode only).", "",
+           "| filter | peak MiB | vs convert | wall s (one run) |", "|---|---|---|---|"]
+    for name, entry in report.memory.items():
+        if "peak_mib" not in entry:
+            out.append(f"| {name} | error: {entry.get('error')} | | |")
+            continue
+        ratio = f"{entry['peak_mib'] / base:.1f}x" if base else ""
+        out.append(f"| {name} | {entry['peak_mib']:.0f} | {ratio} | {entry['seconds']:.1f} |")
+    return out
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--json", type=Path, default=None, help="Also write raw results here.")
+    parser.add_argument("--quick", action="store_true", help="Smoke test: few, small runs.")
+    parser.add_argument("--skip", default="", help="Comma list of sections to skip: "
+                                                   "throughput,startup,stream,memory.")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    report = Report(quick=args.quick, machine=machine(), busy=other_heavy_processes())
+    sizes = (0.25, 1.0) if args.quick else SIZES
+    repeats = {0.25: 2, 1.0: 2} if args.quick else {0.25: 5, 1.0: 5, 4.0: 3}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="oldphoto-bench-") as tmp:
+        work = Path(tmp)
+        report.memory_mp = 1.0 if args.quick else 12.0
+        sections = {
+            "throughput": lambda: bench_throughput(report, sizes, repeats),
+            "startup": lambda: bench_startup(report, work, 3 if args.quick else 7),
+            "stream": lambda: bench_stream(report, work, 20 if args.quick else 100, 256,
+                                           1 if args.quick else 3),
+            "memory": lambda: bench_memory(report, work, report.memory_mp),
+            "targets": lambda: check_targets(report, max(sizes)),
+        }
+        for name, run in sections.items():
+            if name in skip:
+                continue
+            try:
+                run()
+            except Exception as err:  # one broken section must not lose the others
+                report.errors[name] = f"{type(err).__name__}: {str(err)[-300:]}"
+                log(f"{name} failed: {report.errors[name]}")
+    report.machine["load_average_after"] = " / ".join(
+        f"{x:.2f}" for x in __import__("os").getloadavg())
+    report.machine["benchmark_minutes"] = f"{(time.perf_counter() - started) / 60:.1f}"
+    command = shlex.join(["python", "benchmarks/run.py", *sys.argv[1:]])
+    args.out.write_text(markdown(report, command))
+    if args.json:
+        args.json.write_text(json.dumps(report.__dict__, indent=2, default=str) + "\n")
+    log(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Colourisation: Lab maths, data loading, training, evaluation and the shared pipeline."""

@@ -1,0 +1,132 @@
+"""``oldphoto bench colorize`` and the contact sheet: full-pipeline scores on real files.
+
+Images are read at their native size and go through exactly the filter's
+pipeline; gray (input L*, a*b* = 0) is scored on the same images in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oldphoto.colour.data import IMAGE_SUFFIXES
+from oldphoto.colour.evaluate import Scores
+from oldphoto.errors import OldphotoError
+
+
+def list_images(folder: Path, limit: int = 0) -> list[Path]:
+    """All images under ``folder`` (sorted), or ``limit`` evenly spaced ones (all classes)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise OldphotoError(f"--data {folder}: not a folder")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise OldphotoError(f"--data {folder}: no images found")
+    if limit and limit < len(files):
+        files = [files[i] for i in np.linspace(0, len(files) - 1, limit).round().astype(int)]
+    return files
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """RGB float32 in [0, 1] at native size."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), np.float32) / 255.0
+
+
+def grey_baseline(rgb: np.ndarray) -> np.ndarray:
+    """The 'gray' reference: the image's own L* with a*b* = 0, as RGB."""
+    import torch
+
+    from oldphoto.colour.lab import lab_to_rgb, rgb_to_lab
+
+    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])
+    lab[:, 1:] = 0.0
+    return lab_to_rgb(lab)[0].permute(1, 2, 0).numpy()
+
+
+def score_weights(
+    files: list[Path], truths: list[np.ndarray], weights: str, size: int, device: str
+) -> dict[str, Any]:
+    """One model over all files, beside gray; also the score on colour originals only."""
+    from oldphoto.colour.pipeline import Colouriser
+
+    colouriser = Colouriser(weights, device=device, size=size)
+    scores, colour_only = Scores(), Scores()
+    left_grey = 0
+    for start in range(0, len(truths), 64):
+        batch = truths[start : start + 64]
+        for truth, (estimate, info) in zip(batch, colouriser.colourise(batch), strict=True):
+            grey = grey_baseline(truth)
+            scores.add(estimate, grey, truth)
+            if np.abs(truth - grey).max() > 2.0 / 255.0:
+                colour_only.add(estimate, grey, truth)
+            left_grey += int(info.get("left_grey", False))
+    summary = scores.summary()
+    summary["colour_originals_gain_db"] = colour_only.summary().get("gain_db", 0.0)
+    summary["left_grey_fraction"] = round(left_grey / max(1, len(truths)), 4)
+    summary["weights"] = str(weights)
+    summary["kind"] = colouriser.kind
+    return summary
+
+
+def bench_table(
+    data: Path, weights: list[str], limit: int, size: int, device: str, json_out: Path | None
+) -> list[dict[str, Any]]:
+    """Print (and optionally save) the table of every model against gray."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from oldphoto.device import resolve_device
+
+    device = resolve_device(device)
+    files = list_images(data, limit)
+    truths = [read_rgb(path) for path in files]
+    rows = [score_weights(files, truths, name, size, device) for name in weights]
+    table = Table(title=f"{data} ({len(files)} images)")
+    for column in ("model", "PSNR dB", "gray dB", "gain dB", "MSE %", "gray MSE %",
+                   "colourf.", "truth colourf.", "ratio", "left grey"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["weights"], f"{row['psnr']:.2f}", f"{row['gray_psnr']:.2f}",
+            f"{row['gain_db']:+.2f}", f"{row['mse_pct']:.3f}", f"{row['gray_mse_pct']:.3f}",
+            f"{row['colourfulness']:.1f}", f"{row['truth_colourfulness']:.1f}",
+            f"{row['colourfulness_ratio']:.2f}", f"{row['left_grey_fraction']:.3f}",
+        )
+    Console().print(table)
+    if json_out is not None:
+        json_out.write_text(json.dumps({"data": str(data), "images": len(files), "rows": rows}, indent=1))
+    return rows
+
+
+def contact_sheet(data: Path, weights: list[str], output: Path, count: int, height: int) -> None:
+    """Rows of photos: grey input | each model | truth, resized to a common height."""
+    from PIL import Image
+
+    from oldphoto.colour.pipeline import Colouriser
+
+    files = list_images(data, count)
+    truths = [read_rgb(path) for path in files]
+    columns = [[grey_baseline(t) for t in truths]]
+    for name in weights:
+        columns.append([rgb for rgb, _ in Colouriser(name).colourise(truths)])
+    columns.append(truths)
+    rows = []
+    for index in range(len(truths)):
+        cells = []
+        for column in columns:
+            image = Image.fromarray((np.clip(column[index], 0, 1) * 255 + 0.5).astype(np.uint8))
+            width = round(image.width * height / image.height)
+            cells.append(np.asarray(image.resize((width, height), Image.LANCZOS)))
+            cells.append(np.full((height, 4, 3), 255, np.uint8))
+        rows.append(np.concatenate(cells[:-1], axis=1))
+        rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(rows[:-1], axis=0)).save(output)

@@ -1,0 +1,129 @@
+"""The shared colour pipeline: any-size image in, the model's a*b* over the input's own L*.
+
+The network only sees a small aspect-preserving resize of L* (padded, never
+stretched); its a*b* is cropped back, upsampled smoothly to the full size and
+recombined with the full-resolution L*, so detail and tone are never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from oldphoto.colour.lab import lab_to_rgb, rgb_to_lab
+from oldphoto.models.checkpoint import load_model, resolve_weights
+
+
+@dataclass
+class Prepared:
+    """One image's full-res L* and its padded working-size copy."""
+
+    lightness: torch.Tensor  # (1, 1, H, W) in L* units
+    work: torch.Tensor  # (1, 1, h_pad, w_pad) normalised to [0, 1]
+    valid: tuple[int, int]  # (h, w) of the unpadded working image
+
+
+def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    """Scale so the long side is ``size``, keeping the aspect ratio."""
+    scale = size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _pad_to(height: int, width: int, fixed: int | None, multiple: int) -> tuple[int, int]:
+    if fixed:
+        return fixed, fixed
+    return -(-height // multiple) * multiple, -(-width // multiple) * multiple
+
+
+class Colouriser:
+    """A loaded colourisation network plus the pre- and post-processing around it."""
+
+    def __init__(
+        self, weights: str | Path, kind: str | None = None, device: str = "cpu",
+        size: int = 0, saturation: float = 1.0, gate: float = -1.0, flip_average: bool = True,
+    ):
+        self.path = resolve_weights(str(weights))
+        model, payload = load_model(self.path, kind)
+        self.model = model.to(device).eval()
+        self.device = device
+        self.kind = payload["kind"]
+        self.arch = payload["arch"]
+        self.classes: list[str] = list(payload["record"].get("classes", []))
+        self.fixed = getattr(self.model, "fixed_size", None)
+        self.multiple = getattr(self.model, "multiple", 8)
+        self.size = int(self.fixed or size or self.arch.get("work_size", 32))
+        self.saturation = saturation
+        self.flip_average = flip_average
+        #: Leave an image grey when P(black-and-white original) exceeds this (> 1: never).
+        self.gate = float(payload["record"].get("grey_gate", 1.01)) if gate < 0 else gate
+
+    def prepare(self, pixels: np.ndarray) -> Prepared:
+        rgb = torch.from_numpy(np.ascontiguousarray(pixels, np.float32)).to(self.device)
+        rgb = rgb[None, None].expand(-1, 3, -1, -1) if rgb.ndim == 2 else rgb.permute(2, 0, 1)[None]
+        lightness = rgb_to_lab(rgb)[:, :1]
+        height, width = lightness.shape[-2:]
+        h, w = working_shape(height, width, self.size)
+        small = lightness / 100.0
+        if (h, w) != (height, width):
+            small = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+        pad_h, pad_w = _pad_to(h, w, self.fixed, self.multiple)
+        small = F.pad(small, (0, pad_w - w, 0, pad_h - h), mode="replicate")
+        return Prepared(lightness, small, (h, w))
+
+    @torch.no_grad()
+    def colourise(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, dict[str, Any]]]:
+        """RGB (H, W, 3) float32 for each grey or colour input, with class and confidence."""
+        prepared = [self.prepare(image) for image in images]
+        results: list[Any] = [None] * len(images)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for index, item in enumerate(prepared):
+            groups.setdefault(tuple(item.work.shape[-2:]), []).append(index)
+        for members in groups.values():
+            batch = torch.cat([prepared[i].work for i in members])
+            ab, logits, grey_logit = self._predict(batch)
+            probs = torch.softmax(logits, 1) if logits is not None else None
+            p_grey = torch.sigmoid(grey_logit) if grey_logit is not None else None
+            if p_grey is not None:
+                ab = ab * (p_grey <= self.gate).to(ab.dtype)[:, None, None, None]
+            for row, index in enumerate(members):
+                info = self._class_info(None if probs is None else probs[row])
+                if p_grey is not None:
+                    info["bw_original"] = round(float(p_grey[row]), 4)
+                    info["left_grey"] = bool(p_grey[row] > self.gate)
+                results[index] = (self._finish(prepared[index], ab[row : row + 1]), info)
+        return results
+
+    def _predict(
+        self, batch: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The model's output averaged with that of the mirrored image (cheap variance cut)."""
+        ab, logits, grey = self.model(batch)
+        if not self.flip_average:
+            return ab, logits, grey
+        ab_m, logits_m, grey_m = self.model(batch.flip(3))
+        ab = 0.5 * (ab + ab_m.flip(3))
+        if logits is not None:
+            logits = 0.5 * (logits + logits_m)
+        if grey is not None:
+            grey = 0.5 * (grey + grey_m)
+        return ab, logits, grey
+
+    def _finish(self, item: Prepared, ab: torch.Tensor) -> np.ndarray:
+        h, w = item.valid
+        ab = ab[:, :, :h, :w] * self.saturation
+        ab = F.interpolate(ab, size=item.lightness.shape[-2:], mode="bilinear", align_corners=False)
+        rgb = lab_to_rgb(torch.cat([item.lightness, ab], dim=1))
+        return rgb[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+
+    def _class_info(self, probs: torch.Tensor | None) -> dict[str, Any]:
+        info: dict[str, Any] = {"weights": self.path.name, "model": self.kind}
+        if probs is not None:
+            best = int(probs.argmax())
+            name = self.classes[best] if best < len(self.classes) else str(best)
+            info.update({"class": name, "confidence": round(float(probs[best]), 4)})
+        return info

@@ -1,0 +1,1 @@
+"""Impulse-noise removal: the paper's linear regression, its stronger default, and baselines."""

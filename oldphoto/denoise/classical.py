@@ -1,0 +1,109 @@
+"""Classical impulse-noise filters: 3x3 median, adaptive median, and DAMF (Erkan et al. 2018).
+
+They are baselines the bench runs in the same process, and fast filters in their
+own right. ``fill_from_clean`` is also the pre-fill of the default regression.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from oldphoto.denoise.windows import gather, padded
+
+#: Extreme values that DAMF and the adaptive median treat as noise (0 and 255 in 8 bits).
+EXTREME_TOLERANCE = 0.5 / 255.0
+DAMF_MAX_WINDOW = 21
+
+
+def extreme_mask(image: np.ndarray) -> np.ndarray:
+    """Pixels at pure black or white: DAMF's own notion of 'noisy'."""
+    return (image <= EXTREME_TOLERANCE) | (image >= 1.0 - EXTREME_TOLERANCE)
+
+
+def median3(image: np.ndarray) -> np.ndarray:
+    """Plain 3x3 median over every pixel."""
+    from scipy.ndimage import median_filter
+
+    return median_filter(np.asarray(image, np.float32), size=3, mode="mirror")
+
+
+def adaptive_median(image: np.ndarray, max_window: int = 7) -> np.ndarray:
+    """Hwang and Haddad's adaptive median filter, vectorised over sizes not pixels.
+
+    A pixel keeps its value when it lies strictly between the window's min and
+    max; otherwise it takes the median of the smallest window whose median is
+    not itself an extreme, else the median of the largest window.
+    """
+    from scipy.ndimage import maximum_filter, median_filter, minimum_filter
+
+    image = np.asarray(image, np.float32)
+    out = image.copy()
+    pending = np.ones(image.shape, bool)
+    for size in range(3, max_window + 1, 2):
+        low = minimum_filter(image, size=size, mode="mirror")
+        high = maximum_filter(image, size=size, mode="mirror")
+        med = median_filter(image, size=size, mode="mirror")
+        level_a = (low < med) & (med < high)
+        keep = pending & level_a & (low < image) & (image < high)
+        take_median = pending & level_a & ~keep
+        out[take_median] = med[take_median]
+        pending &= ~level_a
+        if size == max_window:
+            out[pending] = med[pending]
+    return out
+
+
+def _median_of_clean(values: np.ndarray, clean: np.ndarray) -> np.ndarray:
+    """Row-wise median of the entries marked clean (rows need at least one)."""
+    ranked = np.sort(np.where(clean, values, np.inf), axis=1)
+    count = clean.sum(axis=1)
+    lower = np.take_along_axis(ranked, ((count - 1) // 2)[:, None], axis=1)[:, 0]
+    upper = np.take_along_axis(ranked, (count // 2)[:, None], axis=1)[:, 0]
+    return 0.5 * (lower + upper)
+
+
+def fill_from_clean(image: np.ndarray, noisy: np.ndarray, max_window: int = DAMF_MAX_WINDOW) -> np.ndarray:
+    """Replace each noisy pixel by the median of the clean pixels in the smallest window
+    (3x3, 5x5, ... up to ``max_window``) that holds any; beyond that, the clean median.
+
+    Windows grow only for the pixels still unfilled, so cost follows the noise.
+    """
+    image = np.asarray(image, np.float32)
+    noisy = np.asarray(noisy, bool)
+    out = image.copy()
+    rows, cols = np.nonzero(noisy)
+    if rows.size == 0:
+        return out
+    if noisy.all():
+        out[:] = 0.5
+        return out
+    radius = max_window // 2
+    pixels_padded = padded(image, radius)
+    clean_padded = padded(~noisy, radius)
+    for size in range(3, max_window + 1, 2):
+        if rows.size == 0:
+            break
+        clean = gather(clean_padded, rows, cols, size, radius).reshape(rows.size, -1)
+        found = clean.any(axis=1)
+        if found.any():
+            values = gather(pixels_padded, rows[found], cols[found], size, radius)
+            out[rows[found], cols[found]] = _median_of_clean(
+                values.reshape(int(found.sum()), -1), clean[found]
+            )
+        rows, cols = rows[~found], cols[~found]
+    if rows.size:
+        out[rows, cols] = float(np.median(image[~noisy]))
+    return out
+
+
+def damf(image: np.ndarray, noisy: np.ndarray | None = None) -> np.ndarray:
+    """Different Applied Median Filter: the clean-pixel median fill, applied twice.
+
+    The second pass re-estimates the originally noisy pixels from the first
+    pass's result, now treating only the pixels that pass 1 left extreme as noise.
+    """
+    image = np.asarray(image, np.float32)
+    if noisy is None:
+        noisy = extreme_mask(image)
+    first = fill_from_clean(image, noisy)
+    return fill_from_clean(first, extreme_mask(first) & noisy)

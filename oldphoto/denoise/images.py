@@ -1,0 +1,46 @@
+"""Reading image folders for training and benches (grey, float32 in [0, 1])."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from oldphoto.aging import to_grey
+from oldphoto.errors import OldphotoError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".ppm", ".webp"}
+
+
+def list_images(folder: Path, limit: int | None = None) -> list[Path]:
+    """Image files under ``folder`` (recursively), sorted so runs are reproducible."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise OldphotoError(f"{folder}: not a folder")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise OldphotoError(f"{folder}: no images found")
+    return files[:limit] if limit else files
+
+
+def read_grey(path: Path) -> np.ndarray:
+    """One image as grey float32 in [0, 1] (colour through BT.601 luma, alpha dropped)."""
+    try:
+        from oldphoto.codecs import read_image  # the project's reader, once it exists
+    except ImportError:
+        read_image = None
+    if read_image is not None:
+        return to_grey(read_image(Path(path)).pixels)
+    import imageio.v3 as iio
+
+    array = np.asarray(iio.imread(path))
+    scale = float(np.iinfo(array.dtype).max) if array.dtype.kind in "ui" else 1.0
+    pixels = array.astype(np.float32) / scale
+    if pixels.ndim == 3:
+        pixels = pixels[..., :3] if pixels.shape[2] >= 3 else pixels[..., 0]
+    return to_grey(pixels)
+
+
+def read_folder(folder: Path, limit: int | None = None) -> list[np.ndarray]:
+    """Every image of a folder as grey arrays."""
+    return [read_grey(path) for path in list_images(folder, limit)]

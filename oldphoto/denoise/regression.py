@@ -1,0 +1,134 @@
+"""The window linear regression that replaces flagged pixels, and its weights file.
+
+Two variants share one model:
+
+- ``paper``: the 66 features of the raw noisy window, as in the paper. Other
+  impulses inside the window poison the features, which is why it falls apart
+  at high density.
+- ``default``: the same features, computed after the flagged pixels were
+  pre-filled with the median of their clean neighbours (DAMF's fill), with one
+  weight vector per noise-density band, applied in ``stages`` rounds (each
+  round's output is the next round's window).
+
+Prediction gathers all flagged pixels and makes one matrix product per round.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oldphoto.denoise.classical import fill_from_clean
+from oldphoto.denoise.features import feature_count, window_features
+from oldphoto.denoise.windows import gather, padded
+from oldphoto.errors import OldphotoError
+
+VARIANTS = ("paper", "default")
+FORMAT = "oldphoto-denoise-lr/1"
+
+
+@dataclass
+class LinearDenoiser:
+    """Weights shaped (stages, bands, features); ``band_edges`` split the flagged fraction."""
+
+    window: int
+    variant: str
+    weights: np.ndarray
+    band_edges: np.ndarray
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.weights = np.asarray(self.weights, np.float32)
+        if self.weights.ndim == 1:
+            self.weights = self.weights[None, None, :]
+        self.band_edges = np.asarray(self.band_edges, np.float64)
+        if self.variant not in VARIANTS:
+            raise OldphotoError(f"unknown denoise-lr variant {self.variant!r}")
+        _, bands, features = self.weights.shape
+        if features != feature_count(self.window):
+            raise OldphotoError(
+                f"weights have {features} features, window {self.window} needs {feature_count(self.window)}"
+            )
+        if self.band_edges.shape != (bands + 1,):
+            raise OldphotoError("weights file: band_edges do not match the number of bands")
+
+    @property
+    def stages(self) -> int:
+        return int(self.weights.shape[0])
+
+    def band(self, density: float) -> int:
+        """Index of the density band a flagged fraction falls in."""
+        inner = self.band_edges[1:-1]
+        return int(np.searchsorted(inner, density, side="right"))
+
+    def denoise(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Replace the flagged pixels of one grey image; the others are returned untouched."""
+        image = np.asarray(image, np.float32)
+        mask = np.asarray(mask, bool)
+        if not mask.any():
+            return image.copy()
+        band = self.band(float(mask.mean()))
+        source = fill_from_clean(image, mask) if self.variant == "default" else image
+        rows, cols = np.nonzero(mask)
+        for stage in range(self.stages):
+            design = stage_features(source, rows, cols, self.window)
+            estimate = np.clip(design @ self.weights[stage, band], 0.0, 1.0)
+            source = source.copy() if source is image else source
+            source[rows, cols] = estimate
+        out = image.copy()
+        out[rows, cols] = source[rows, cols]
+        return out
+
+    def save(self, path: Path) -> None:
+        """Write the weights and the JSON record of how they were made."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {**self.record, "format": FORMAT, "window": self.window, "variant": self.variant}
+        with path.open("wb") as handle:
+            np.savez(
+                handle,
+                weights=self.weights.astype(np.float32),
+                band_edges=self.band_edges,
+                record=np.array(json.dumps(record, sort_keys=True)),
+            )
+
+
+def stage_features(source: np.ndarray, rows: np.ndarray, cols: np.ndarray, window: int):
+    """Design matrix of the windows of ``source`` centred on the given pixels."""
+    radius = window // 2
+    patches = gather(padded(source, radius), rows, cols, window, radius)
+    return window_features(patches)
+
+
+def load_denoiser(path: Path) -> LinearDenoiser:
+    """Read a weights file written by :meth:`LinearDenoiser.save` (no pickles)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            weights = np.array(data["weights"])
+            band_edges = np.array(data["band_edges"])
+            record = json.loads(str(data["record"]))
+    except FileNotFoundError as err:
+        raise OldphotoError(f"{path}: weights file not found") from err
+    except (KeyError, ValueError, OSError, json.JSONDecodeError) as err:
+        raise OldphotoError(f"{path}: not a denoise-lr weights file ({err})") from err
+    if record.get("format") != FORMAT:
+        raise OldphotoError(f"{path}: not a denoise-lr weights file (format {record.get('format')})")
+    return LinearDenoiser(
+        window=int(record["window"]),
+        variant=str(record["variant"]),
+        weights=weights,
+        band_edges=band_edges,
+        record=record,
+    )
+
+
+def shipped_weights(variant: str, window: int) -> Path:
+    """Path of the weights that come with oldphoto for a variant and window."""
+    base = Path(__file__).resolve().parents[1] / "weights"
+    suffix = "" if window == 5 else f"-w{window}"
+    return base / f"denoise-lr-{variant}{suffix}.npz"

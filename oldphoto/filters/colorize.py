@@ -1,0 +1,85 @@
+"""The three colourisers as filters: ``colorize-mlp``, ``colorize-cnn``, ``colorize-resnet``.
+
+torch is imported in :meth:`setup` only, so listing or running other filters
+never pays for it. All three share :class:`oldphoto.colour.pipeline.Colouriser`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from oldphoto.filter import Filter, Option
+from oldphoto.frame import Frame
+from oldphoto.hookspecs import hookimpl
+
+
+def _options(default_weights: str) -> tuple[Option, ...]:
+    return (
+        Option("weights", str, default_weights, "Shipped weights name or a checkpoint path."),
+        Option("size", int, 0, "Working size (long side) of the model; 0 = the checkpoint's.",
+               min=0, max=1024),
+        Option("saturation", float, 1.0, "Scale the predicted a*b* (1 = as trained).",
+               min=0.0, max=4.0),
+        Option("bw_gate", float, -1.0,
+               "Leave a photo grey when the model is this sure its original was black-and-white "
+               "(-1 = the checkpoint's value, tuned for PSNR; 2 = always colour).",
+               min=-1.0, max=2.0),
+    )
+
+
+class _Colorize(Filter):
+    """Predict a*b* at the model's working size; keep the input's full-resolution L*."""
+
+    kind: ClassVar[str]
+    batch_size: ClassVar[int] = 16
+
+    def setup(self) -> None:
+        from oldphoto.colour.pipeline import Colouriser
+        from oldphoto.device import resolve_device
+
+        self._colouriser = Colouriser(
+            self.params.weights, self.kind, resolve_device(self.device), self.params.size,
+            self.params.saturation, self.params.bw_gate,
+        )
+
+    def process(self, frames: list[Frame]) -> list[Frame]:
+        results = self._colouriser.colourise([frame.pixels for frame in frames])
+        out = []
+        for frame, (rgb, info) in zip(frames, results, strict=True):
+            new = frame.replace(pixels=rgb)
+            new.meta["colorize"] = info
+            out.append(new)
+        return out
+
+
+class ColorizeMLP(_Colorize):
+    """The paper's MLP baseline (32x32, fully connected); blurry, near-grey colour."""
+
+    name = "colorize-mlp"
+    summary = "Colourise with the paper's MLP (baseline)."
+    kind = "colorize-mlp"
+    options = _options("colorize-mlp")
+
+
+class ColorizeCNN(_Colorize):
+    """The fusion CNN (encoder, global class prior, fusion, decoder) with skip connections."""
+
+    name = "colorize-cnn"
+    summary = "Colourise with the fusion CNN (global class prior + local features)."
+    kind = "colorize-cnn"
+    options = _options("colorize-cnn")
+
+
+class ColorizeResNet(_Colorize):
+    """The fusion CNN whose global prior also gets a frozen ResNet's features."""
+
+    name = "colorize-resnet"
+    summary = "Colourise with the fusion CNN plus a frozen ResNet prior."
+    kind = "colorize-resnet"
+    options = _options("colorize-resnet")
+
+
+@hookimpl
+def register_filters(register: Any) -> None:
+    for cls in (ColorizeMLP, ColorizeCNN, ColorizeResNet):
+        register(cls)

@@ -1,0 +1,100 @@
+"""Checkpoints that load without running pickle code.
+
+A checkpoint is a ``torch.save`` of plain data only: ``format``, ``kind``,
+``arch`` (JSON-able dict that rebuilds the network), ``state`` (name -> tensor)
+and ``record`` (JSON-able: data, command, seed, classes, metrics). It is read
+with ``torch.load(weights_only=True)``, which refuses anything else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from oldphoto.errors import OldphotoError
+
+FORMAT = "oldphoto-colour/1"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+
+
+def build_model(arch: dict[str, Any]) -> nn.Module:
+    """Rebuild an (untrained) network from its recorded ``arch``."""
+    from oldphoto.models.fusion_cnn import PaperFusionCNN, UNetFusionCNN
+    from oldphoto.models.mlp import ColourMLP
+    from oldphoto.models.resnet import build_resnet
+    from oldphoto.models.resnet_colouriser import ResNetColouriser
+
+    model = arch["model"]
+    if model == "mlp":
+        return ColourMLP(
+            arch["size"], arch["hidden"], arch["layers"], arch.get("dropout", 0.0),
+            arch.get("grey_head", False),
+        )
+    if model == "paper-cnn":
+        return PaperFusionCNN(arch["classes"], arch.get("prior_dim", 0), arch["size"])
+    if model == "unet":
+        return UNetFusionCNN(
+            arch["width"], arch["classes"], arch.get("prior_dim", 0), arch.get("grey_head", False)
+        )
+    if model == "resnet-colouriser":
+        return ResNetColouriser(build_model(arch["cnn"]), build_resnet(arch["backbone"]))
+    if model == "resnet":
+        return build_resnet(arch["backbone"])
+    raise OldphotoError(f"unknown model {model!r} in checkpoint")
+
+
+def save_checkpoint(
+    path: Path, kind: str, arch: dict[str, Any], model: nn.Module, record: dict[str, Any]
+) -> None:
+    """Write atomically, so an interrupted epoch never leaves a broken file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    payload = {"format": FORMAT, "kind": kind, "arch": arch, "state": state, "record": record}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The raw checkpoint dict, loaded with ``weights_only=True``."""
+    path = Path(path)
+    if not path.is_file():
+        raise OldphotoError(f"{path}: weights file not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise OldphotoError(f"{path}: not a safe oldphoto checkpoint ({err})") from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise OldphotoError(f"{path}: not an oldphoto colour checkpoint")
+    return payload
+
+
+def load_model(path: Path, kind: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """The network in eval mode and its checkpoint dict; ``kind`` checks the file's purpose."""
+    payload = read_checkpoint(path)
+    if kind is not None and payload["kind"] != kind:
+        raise OldphotoError(f"{path}: holds {payload['kind']} weights, not {kind}")
+    model = build_model(payload["arch"])
+    try:
+        model.load_state_dict(payload["state"])
+    except RuntimeError as err:
+        raise OldphotoError(f"{path}: weights do not fit the recorded architecture") from err
+    return model.eval(), payload
+
+
+def resolve_weights(name_or_path: str) -> Path:
+    """``--weights``: a path, or the name of a shipped file in oldphoto/weights/."""
+    candidate = Path(name_or_path).expanduser()
+    if candidate.is_file():
+        return candidate
+    shipped = WEIGHTS_DIR / (name_or_path if name_or_path.endswith(".pt") else name_or_path + ".pt")
+    if shipped.is_file():
+        return shipped
+    names = sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
+    raise OldphotoError(
+        f"--weights {name_or_path}: no such file or shipped weights (shipped: {', '.join(names)})"
+    )

@@ -1,0 +1,440 @@
+"""``oldphoto bench paper``: the paper's Table 1 on CIFAR-10 test, beside baselines and defaults.
+
+Every row runs on the same images and the same noise. The paper's unit is
+"average squared error": mean squared error on [0, 1], in percent. De-noising
+rows are scored against the grey truth, colour rows against the RGB truth.
+Paper rows feed the colourisers the truth's L* (as the paper did); the
+"full pipe" rows start from the aged grey photo, as a user would.
+
+Rows whose filter or weights are not there are printed as ``missing: ...``.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oldphoto.aging import salt_and_pepper, to_grey
+from oldphoto.errors import OldphotoError
+
+CIFAR_TEST = Path("data") / "cifar10" / "test"
+
+
+class Missing(Exception):
+    """A row that cannot run here; the message names what is missing."""
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """One row: what it is, the paper's figure if any, and what it is scored against."""
+
+    key: str
+    label: str
+    group: str  # paper | baseline | shipped | pipe
+    target: str  # grey | rgb
+    paper: float | None = None
+
+
+ROWS = (
+    RowSpec("lr-paper", "LR de-noising (paper variant, 5x5)", "paper", "grey", 0.12),
+    RowSpec("mlp", "MLP", "paper", "rgb", 3.41),
+    RowSpec("mlp-l2", "MLP + L2", "paper", "rgb", 3.30),
+    RowSpec("cnn-mse", "CNN (MSE)", "paper", "rgb", 0.69),
+    RowSpec("cnn-ce", "CNN (MSE + CE)", "paper", "rgb", 0.61),
+    RowSpec("cnn-resnet", "CNN + ResNet", "paper", "rgb", 0.72),
+    RowSpec("noisy", "noisy input (no de-noising)", "baseline", "grey"),
+    RowSpec("damf", "DAMF (Erkan et al. 2018)", "baseline", "grey"),
+    RowSpec("lr-default", "denoise-lr (shipped default)", "shipped", "grey"),
+    RowSpec("gray", "gray: truth's L*, a*b* = 0", "baseline", "rgb"),
+    RowSpec("mlp-default", "colorize-mlp (shipped default)", "shipped", "rgb"),
+    RowSpec("cnn-default", "colorize-cnn (shipped default)", "shipped", "rgb"),
+    RowSpec("resnet-default", "colorize-resnet (shipped default)", "shipped", "rgb"),
+    RowSpec("pipe-gray", "pipe: aged -> denoise-lr -> grey as RGB", "pipe", "rgb"),
+    RowSpec("pipe-cnn", "pipe: aged -> denoise-lr -> colorize-cnn", "pipe", "rgb"),
+)
+
+#: The paper-configuration checkpoints: file names first, then what a checkpoint's
+#: record must say, so a differently named file is still found.
+PAPER_CHECKPOINTS: dict[str, tuple[tuple[str, ...], Callable[[dict], bool]]] = {
+    "mlp": (("mlp-paper.pt", "colorize-mlp-paper.pt", "paper-mlp.pt"),
+            lambda p: _kind(p, "colorize-mlp") and not _config(p, "l2")),
+    "mlp-l2": (("mlp-paper-l2.pt", "colorize-mlp-paper-l2.pt", "paper-mlp-l2.pt"),
+               lambda p: _kind(p, "colorize-mlp") and bool(_config(p, "l2"))),
+    "cnn-mse": (("cnn-paper-mse.pt", "colorize-cnn-paper-mse.pt", "paper-cnn-mse.pt"),
+                lambda p: _kind(p, "colorize-cnn") and _model(p) == "paper-cnn"
+                and not _config(p, "alpha")),
+    "cnn-ce": (("cnn-paper-ce.pt", "colorize-cnn-paper-ce.pt", "paper-cnn-ce.pt"),
+               lambda p: _kind(p, "colorize-cnn") and _model(p) == "paper-cnn"
+               and bool(_config(p, "alpha"))),
+    "cnn-resnet": (("resnet-paper.pt", "colorize-resnet-paper.pt", "paper-cnn-resnet.pt"),
+                   lambda p: _kind(p, "colorize-resnet")
+                   and p.get("arch", {}).get("cnn", {}).get("model") == "paper-cnn"),
+}
+
+
+def _kind(payload: dict, kind: str) -> bool:
+    return payload.get("kind") == kind
+
+
+def _config(payload: dict, key: str) -> Any:
+    return payload.get("record", {}).get("config", {}).get(key)
+
+
+def _model(payload: dict) -> str | None:
+    return payload.get("arch", {}).get("model")
+
+
+@dataclass
+class BenchData:
+    """The images every row sees: RGB truth, its grey, and the grey with noise."""
+
+    truth: np.ndarray  # (N, H, W, 3) float32 in [0, 1]
+    grey: np.ndarray  # (N, H, W): BT.601 luma, the paper's grayscale
+    noisy: np.ndarray  # (N, H, W): grey with salt-and-pepper noise
+    source: str
+    cache: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+
+@dataclass
+class RowResult:
+    """A row's scores (means over images), or why it could not run."""
+
+    spec: RowSpec
+    mse_pct: float | None = None
+    psnr: float | None = None
+    ssim: float | None = None
+    colourfulness: float | None = None
+    truth_colourfulness: float | None = None
+    missing: str | None = None
+    weights: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def colourfulness_ratio(self) -> float | None:
+        if self.colourfulness is None or not self.truth_colourfulness:
+            return None
+        return self.colourfulness / self.truth_colourfulness
+
+    def as_dict(self) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "key": spec.key, "label": spec.label, "group": spec.group,
+            "compared_with": "grey truth" if spec.target == "grey" else "RGB truth",
+            "paper_mse_pct": spec.paper, "mse_pct": _r(self.mse_pct, 4), "psnr": _r(self.psnr, 2),
+            "ssim": _r(self.ssim, 4), "colourfulness": _r(self.colourfulness, 2),
+            "truth_colourfulness": _r(self.truth_colourfulness, 2),
+            "colourfulness_ratio": _r(self.colourfulness_ratio, 3),
+            "weights": self.weights, "missing": self.missing, "seconds": round(self.seconds, 2),
+        }
+
+
+def _r(value: float | None, digits: int) -> float | None:
+    return None if value is None or math.isnan(value) else round(float(value), digits)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def default_data() -> Path:
+    """../shared/data/cifar10/test beside the project (OLDPHOTO_SHARED overrides ../shared)."""
+    import os
+
+    root = Path(__file__).resolve().parents[2]
+    shared = Path(os.environ.get("OLDPHOTO_SHARED", root.parent / "shared"))
+    return shared / CIFAR_TEST
+
+
+def load_truth(folder: Path, limit: int) -> np.ndarray:
+    """RGB float32 images; with ``limit``, the first images of each class in turn (balanced)."""
+    from oldphoto.colour.data import load_image_set
+
+    folder = Path(folder)
+    if not folder.exists():
+        raise OldphotoError(f"--data {folder}: no such folder")
+    per_class = 0
+    if limit and folder.is_dir():
+        classes = [p for p in folder.iterdir() if p.is_dir()]
+        per_class = math.ceil(limit / len(classes)) if classes else 0
+    images = load_image_set(folder, 32, limit_per_class=per_class)
+    order = np.arange(len(images))
+    if limit and (images.labels >= 0).all():  # interleave classes, then cut
+        rank = np.zeros(len(images), np.int64)
+        for label in np.unique(images.labels):
+            members = np.flatnonzero(images.labels == label)
+            rank[members] = np.arange(members.size)
+        order = np.lexsort((images.labels, rank))
+    if limit:
+        order = order[:limit]
+    return images.images[order].astype(np.float32) / 255.0
+
+
+def make_data(folder: Path, limit: int, density: float, seed: int) -> BenchData:
+    """Load the truth, grey it and add the noise once, so every row sees the same pixels."""
+    truth = load_truth(folder, limit)
+    grey = np.stack([to_grey(image) for image in truth])
+    noisy = np.stack([salt_and_pepper(g, density, np.random.default_rng([seed, index]))[0]
+                      for index, g in enumerate(grey)])
+    return BenchData(truth, grey, noisy, str(folder))
+
+
+# --------------------------------------------------------------------------- running rows
+
+
+def run_filter(name: str, images: list[np.ndarray], **options: Any) -> list[np.ndarray]:
+    """Run a registered filter in this process, in its own batch size, as the CLI would."""
+    from oldphoto.frame import Frame
+    from oldphoto.plugins import registered_filters
+
+    info = registered_filters().get(name)
+    if info is None:
+        raise Missing(f"missing: filter {name}")
+    try:
+        filt = info.cls(device="cpu", **options)
+        filt.setup()
+    except (OldphotoError, ValueError, FileNotFoundError) as err:
+        raise Missing(f"missing: {_short(err)}") from None
+    size = max(1, info.cls.batch_size)
+    out: list[np.ndarray] = []
+    for start in range(0, len(images), size):
+        frames = [Frame(image, {}, {"name": f"{start + i}.png"})
+                  for i, image in enumerate(images[start : start + size])]
+        out.extend(frame.pixels for frame in filt.process(frames))
+    filt.finish()
+    return out
+
+
+def _short(err: Exception) -> str:
+    """The first line of an error, without its parenthetical detail or the install path."""
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    text = text.split(" (")[0]
+    return text.replace(str(Path(__file__).resolve().parents[1]) + "/", "oldphoto/")
+
+
+def find_checkpoint(key: str) -> Path:
+    """A shipped paper-configuration checkpoint, by name or by what its record says."""
+    from oldphoto.models.checkpoint import WEIGHTS_DIR, read_checkpoint
+
+    names, matches = PAPER_CHECKPOINTS[key]
+    for name in names:
+        if (WEIGHTS_DIR / name).is_file():
+            return WEIGHTS_DIR / name
+    for path in sorted(WEIGHTS_DIR.glob("*.pt"), key=lambda p: ("paper" not in p.name, p.name)):
+        try:
+            if matches(read_checkpoint(path)):
+                return path
+        except OldphotoError:
+            continue
+    raise Missing(f"missing: oldphoto/weights/{names[0]}")
+
+
+def gray_from_lightness(truth: np.ndarray) -> list[np.ndarray]:
+    """The truth's L* with a*b* = 0: the colour team's 'gray', what doing nothing scores."""
+    import torch
+
+    from oldphoto.colour.lab import lab_to_rgb, rgb_to_lab
+
+    with torch.no_grad():
+        lab = rgb_to_lab(torch.from_numpy(truth).permute(0, 3, 1, 2))
+        lab[:, 1:] = 0.0
+        rgb = lab_to_rgb(lab).permute(0, 2, 3, 1).numpy()
+    return list(rgb.astype(np.float32))
+
+
+def denoised_default(data: BenchData) -> list[np.ndarray]:
+    """denoise-lr with its defaults on the noisy grey (computed once, shared by the pipe rows)."""
+    if "lr-default" not in data.cache:
+        data.cache["lr-default"] = run_filter("denoise-lr", list(data.noisy))
+    return data.cache["lr-default"]
+
+
+def estimates_for(spec: RowSpec, data: BenchData) -> tuple[list[np.ndarray], str | None]:
+    """Run one row; returns its outputs and the weights file it used, if any."""
+    key = spec.key
+    if key == "noisy":
+        return list(data.noisy), None
+    if key == "lr-paper":
+        return run_filter("denoise-lr", list(data.noisy), variant="paper", window=5), None
+    if key == "damf":
+        return run_filter("denoise-damf", list(data.noisy)), None
+    if key == "lr-default":
+        return denoised_default(data), None
+    if key == "gray":
+        return gray_from_lightness(data.truth), None
+    if key in PAPER_CHECKPOINTS:
+        path = find_checkpoint(key)
+        kind = "colorize-mlp" if key.startswith("mlp") else (
+            "colorize-resnet" if key == "cnn-resnet" else "colorize-cnn")
+        return run_filter(kind, list(data.truth), weights=str(path)), path.name
+    if key.endswith("-default"):
+        name = "colorize-" + key.removesuffix("-default")
+        return run_filter(name, list(data.truth)), default_weights(name)
+    if key == "pipe-gray":
+        return [np.repeat(g[..., None], 3, axis=2) for g in denoised_default(data)], None
+    if key == "pipe-cnn":
+        return run_filter("colorize-cnn", denoised_default(data)), default_weights("colorize-cnn")
+    raise OldphotoError(f"unknown bench row {key}")
+
+
+def default_weights(filter_name: str) -> str | None:
+    """The weights option's default of a registered filter, for the report."""
+    from oldphoto.plugins import registered_filters
+
+    info = registered_filters().get(filter_name)
+    for option in info.cls.options if info else ():
+        if option.name == "weights" and option.default:
+            return str(option.default)
+    return None
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def score_row(spec: RowSpec, estimates: list[np.ndarray], data: BenchData) -> RowResult:
+    """Means over images of MSE %, PSNR, SSIM and (colour rows) colourfulness."""
+    from oldphoto.metrics import colourfulness, ssim
+
+    truth = data.grey if spec.target == "grey" else data.truth
+    stack = np.stack([np.asarray(e, np.float32) for e in estimates])
+    if stack.shape != truth.shape:
+        raise OldphotoError(f"{spec.label}: outputs shaped {stack.shape[1:]}, "
+                            f"truth {truth.shape[1:]}")
+    axes = tuple(range(1, truth.ndim))
+    errors = np.mean((stack.astype(np.float64) - truth) ** 2, axis=axes)
+    psnrs = np.where(errors > 1e-10, 10 * np.log10(1.0 / np.maximum(errors, 1e-10)), 100.0)
+    result = RowResult(spec, mse_pct=100 * float(errors.mean()), psnr=float(psnrs.mean()),
+                       ssim=float(np.mean([ssim(e, t) for e, t in zip(stack, truth, strict=True)])))
+    if spec.target == "rgb":
+        result.colourfulness = float(np.mean([colourfulness(e) for e in stack]))
+        result.truth_colourfulness = float(np.mean([colourfulness(t) for t in truth]))
+    return result
+
+
+def run_rows(data: BenchData, rows: tuple[RowSpec, ...] = ROWS,
+             progress: Callable[[str], None] | None = None) -> list[RowResult]:
+    """Every row in turn; a row that cannot run is reported, never fatal."""
+    results = []
+    for spec in rows:
+        started = time.perf_counter()
+        try:
+            estimates, weights = estimates_for(spec, data)
+            result = score_row(spec, estimates, data)
+            result.weights = weights
+        except Missing as gap:
+            result = RowResult(spec, missing=str(gap))
+        result.seconds = time.perf_counter() - started
+        results.append(result)
+        if progress:
+            progress(f"{spec.label}: " + (result.missing or f"{result.mse_pct:.3f}% "
+                                          f"({result.seconds:.1f} s)"))
+    return results
+
+
+# --------------------------------------------------------------------------- output
+
+HEADERS = ("group", "model", "paper MSE %", "ours MSE %", "PSNR dB", "SSIM",
+           "colourfulness (x truth)", "note")
+
+
+def table_cells(result: RowResult) -> list[str]:
+    spec = result.spec
+    paper = f"{spec.paper:.2f}" if spec.paper is not None else ""
+    if result.missing:
+        return [spec.group, spec.label, paper, "-", "-", "-", "-", result.missing]
+    colour = "(grey)"
+    if result.colourfulness is not None:
+        colour = f"{result.colourfulness:.1f} ({result.colourfulness_ratio or 0:.2f}x)"
+    return [spec.group, spec.label, paper, f"{result.mse_pct:.3f}", f"{result.psnr:.2f}",
+            f"{result.ssim:.4f}", colour, result.weights or ""]
+
+
+def describe(data: BenchData, density: float, seed: int) -> str:
+    count, height, width = data.truth.shape[:3]
+    source = data.source.replace(str(Path.home()), "~")
+    return (f"{count} CIFAR-10 test images ({width}x{height}, the shared JPEG copy) from "
+            f"{source}; de-noising rows: {density:.0%} salt-and-pepper on BT.601 grey, seed "
+            f"{seed}. De-noising rows are scored against the grey truth, colour rows against "
+            f"the RGB truth; MSE % is the paper's unit (MSE on [0, 1] x 100).")
+
+
+NOTES = (
+    "MSE % is the paper's unit: mean squared error on [0, 1], times 100, averaged over "
+    "images (the paper calls it 'average squared error' and, in its caption, RMSE; its "
+    "0.12% matches MSE, about 29.2 dB).",
+    "PSNR and SSIM are means over images; SSIM uses a 7x7 window (scikit-image).",
+    "paper rows: each model in the paper's configuration, fed the truth's L* as the paper "
+    "did; the colour is recombined with that L*. `gray` is that L* with a*b* = 0: what "
+    "doing nothing scores, and the bar every colouriser has to clear.",
+    "De-noising rows run on the BT.601 grey of the truth with salt-and-pepper noise; each "
+    "denoiser runs its own detection (never the true mask). They are scored against the "
+    "grey truth, so they are not comparable with the colour rows.",
+    "pipe rows start from the noisy grey, as `oldphoto age | oldphoto denoise-lr | oldphoto "
+    "colorize-cnn` would, and are scored against the RGB truth.",
+    "Colourfulness is Hasler and Süsstrunk's (0-255 scale); (x truth) is the ratio to the "
+    "truth's mean colourfulness.",
+    "The shared CIFAR-10 copy is JPEG (about q75, 4:2:0 chroma), not the original arrays, so "
+    "colour detail is at half resolution in the truth itself.",
+)
+
+
+def markdown_table(results: list[RowResult], header: str, command: str) -> str:
+    """The table as a self-contained markdown page: command, data, table, notes."""
+    lines = ["# The paper's Table 1, reproduced", "", "```sh", command, "```", "", header, "",
+             "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    for result in results:
+        lines.append("| " + " | ".join(table_cells(result)) + " |")
+    truth = next((r.truth_colourfulness for r in results if r.truth_colourfulness), None)
+    if truth:
+        lines += ["", f"Mean colourfulness of the truth: {truth:.1f}."]
+    lines += ["", "Notes:", ""] + [f"- {note}" for note in NOTES]
+    return "\n".join(lines) + "\n"
+
+
+def print_table(results: list[RowResult], header: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Table 1, reproduced", caption=header, title_justify="left")
+    for name in HEADERS:
+        table.add_column(name, justify="left" if name in ("group", "model", "note")
+                         else "right")
+    for result in results:
+        table.add_row(*table_cells(result))
+    Console(width=max(140, Console().width)).print(table)
+
+
+def run_paper_bench(data: Path | None, limit: int, density: float, seed: int,
+                    json_path: Path | None, markdown: Path | None, plot: Path | None) -> None:
+    """The whole bench: load, run every row, print, and write what was asked."""
+    from oldphoto.codecs import write_atomically
+    from oldphoto.console import say
+
+    command = shlex.join(["oldphoto", *sys.argv[1:]]) if sys.argv[1:2] == ["bench"] else \
+        "oldphoto bench paper"
+    started = time.perf_counter()
+    bench = make_data(Path(data) if data else default_data(), limit, density, seed)
+    say(f"bench paper: {len(bench.truth)} images loaded")
+    results = run_rows(bench, progress=lambda line: say(f"bench paper: {line}"))
+    header = describe(bench, density, seed)
+    print_table(results, header)
+    report = {"command": command, "data": bench.source, "images": len(bench.truth),
+              "density": density, "seed": seed, "description": header,
+              "seconds": round(time.perf_counter() - started, 1),
+              "rows": [r.as_dict() for r in results]}
+    if json_path:
+        import json
+
+        write_atomically(Path(json_path), (json.dumps(report, indent=2) + "\n").encode())
+    if markdown:
+        write_atomically(Path(markdown), markdown_table(results, header, command).encode())
+    if plot:
+        from oldphoto.report.plots import plot_paper_rows
+
+        plot_paper_rows(report["rows"], Path(plot))

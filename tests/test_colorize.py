@@ -1,0 +1,182 @@
+"""The colour pipeline: full-resolution L*, any aspect ratio, training and safe checkpoints."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from oldphoto.colour.data import ImageSet, load_image_set  # noqa: E402
+from oldphoto.colour.lab import lab_to_rgb, rgb_to_lab  # noqa: E402
+from oldphoto.colour.pipeline import Colouriser, working_shape  # noqa: E402
+from oldphoto.colour.training import TrainConfig, train  # noqa: E402
+from oldphoto.errors import OldphotoError  # noqa: E402
+from oldphoto.frame import Frame  # noqa: E402
+from oldphoto.models.checkpoint import (  # noqa: E402
+    WEIGHTS_DIR,
+    build_model,
+    load_model,
+    read_checkpoint,
+    save_checkpoint,
+)
+
+SHIPPED = sorted(WEIGHTS_DIR.glob("*.pt"))
+
+
+def _lightness(rgb: np.ndarray) -> np.ndarray:
+    return rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])[0, 0].numpy()
+
+
+def _tinted_checkpoint(tmp_path, bias: float = 0.3):
+    """An untrained unet whose output layer gives a fixed, moderate colour everywhere."""
+    arch = {"model": "unet", "width": 4, "classes": 2, "grey_head": True, "work_size": 32}
+    model = build_model(arch)
+    with torch.no_grad():
+        model.out.bias.fill_(bias)
+        model.grey_head.bias.fill_(-20.0)
+    path = tmp_path / "tinted.pt"
+    save_checkpoint(path, "colorize-cnn", arch, model, {"classes": ["a", "b"], "grey_gate": 0.5})
+    return path
+
+
+def test_lab_matches_scikit_image() -> None:
+    from skimage.color import rgb2lab
+
+    rgb = np.random.default_rng(0).random((6, 7, 3)).astype(np.float32)
+    ours = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+    assert np.abs(ours - rgb2lab(rgb)).max() < 0.01
+    back = lab_to_rgb(torch.from_numpy(ours).permute(2, 0, 1)[None])[0].permute(1, 2, 0)
+    assert np.abs(back.numpy() - rgb).max() < 1e-3
+
+
+def test_working_shape_keeps_aspect_ratio() -> None:
+    assert working_shape(321, 481, 32) == (21, 32)
+    assert working_shape(400, 100, 32) == (32, 8)
+
+
+@pytest.mark.parametrize("shape", [(57, 83, 3), (83, 57), (200, 31, 3), (31, 200, 3)])
+def test_output_keeps_the_inputs_full_resolution_lightness(tmp_path, shape) -> None:
+    rng = np.random.default_rng(1)
+    pixels = (0.3 + 0.4 * rng.random(shape)).astype(np.float32)
+    colouriser = Colouriser(_tinted_checkpoint(tmp_path))
+    (rgb, info), = colouriser.colourise([pixels])
+    assert rgb.shape == (*shape[:2], 3) and rgb.dtype == np.float32
+    expected = _lightness(np.repeat(pixels[..., None], 3, 2) if pixels.ndim == 2 else pixels)
+    assert np.abs(_lightness(rgb) - expected).max() < 0.5
+    assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 0.01  # it did add colour
+    assert info["class"] in ("a", "b") and 0.0 <= info["confidence"] <= 1.0
+
+
+def test_batches_of_mixed_sizes_match_one_at_a_time(tmp_path) -> None:
+    rng = np.random.default_rng(2)
+    images = [rng.random(s).astype(np.float32) for s in [(40, 90, 3), (90, 40, 3), (40, 90, 3)]]
+    colouriser = Colouriser(_tinted_checkpoint(tmp_path))
+    together = colouriser.colourise(images)
+    for image, (rgb, _) in zip(images, together, strict=True):
+        (alone, _), = colouriser.colourise([image])
+        assert np.allclose(rgb, alone, atol=1e-4)
+
+
+@pytest.mark.skipif(not (WEIGHTS_DIR / "colorize-cnn.pt").is_file(), reason="no shipped weights")
+@pytest.mark.parametrize("shape", [(256, 48), (48, 256)])
+def test_tall_and_wide_grey_images_are_not_tinted(shape) -> None:
+    flat = np.full(shape, 0.55, np.float32)
+    (rgb, _), = Colouriser("colorize-cnn").colourise([flat])
+    assert rgb.shape == (*shape, 3)
+    ab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])[0, 1:]
+    assert float(ab.norm(dim=0).mean()) < 8.0
+
+
+def test_filter_records_class_and_confidence(tmp_path) -> None:
+    from oldphoto.filters.colorize import ColorizeCNN
+
+    flt = ColorizeCNN(weights=str(_tinted_checkpoint(tmp_path)))
+    flt.setup()
+    frames = [Frame(np.full((20, 30), 0.5, np.float32), meta={"name": "x"}) for _ in range(2)]
+    out = flt.process(frames)
+    assert out[0].pixels.shape == (20, 30, 3)
+    assert out[0].meta["colorize"]["class"] in ("a", "b")
+    assert "colorize" not in frames[0].meta
+
+
+def test_wrong_kind_of_weights_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(OldphotoError, match=r"tinted\.pt"):
+        Colouriser(_tinted_checkpoint(tmp_path), kind="colorize-mlp")
+    with pytest.raises(OldphotoError, match="no-such"):
+        Colouriser("no-such-weights")
+
+
+def _toy_set(count: int = 24, size: int = 16) -> ImageSet:
+    """Images whose colour follows from their lightness: bright = yellow, dark = blue."""
+    rng = np.random.default_rng(3)
+    level = rng.random((count, size, size, 1)).astype(np.float32)
+    rgb = np.concatenate([level, level, 1.0 - level], axis=3) * 0.8 + 0.1
+    return ImageSet((rgb * 255).astype(np.uint8), rng.integers(0, 2, count), ["p", "q"], "toy")
+
+
+@pytest.mark.parametrize("kind,arch,loss", [
+    ("colorize-cnn", {"model": "unet", "width": 4, "classes": 2, "grey_head": True}, "psnr"),
+    ("colorize-mlp", {"model": "mlp", "size": 16, "hidden": 32, "layers": 1}, "rgb"),
+])
+def test_tiny_training_lowers_the_loss_and_writes_a_record(tmp_path, kind, arch, loss) -> None:
+    data = _toy_set()
+    out = tmp_path / "toy.pt"
+    config = TrainConfig(kind=kind, arch={**arch, "work_size": 16}, out=str(out), epochs=4,
+                         batch_size=8, lr=1e-2, alpha=0.1, beta=0.1, loss=loss, ema=0.0,
+                         size=16, data=["toy"])
+    record = train(config, data.subset(np.arange(16)), data.subset(np.arange(16, 24)),
+                   progress=False)
+    losses = [row["loss"] for row in record["history"]]
+    assert losses[-1] < losses[0]
+    _, payload = load_model(out, kind)
+    for key in ("command", "seed", "data", "classes", "history", "val", "config"):
+        assert key in payload["record"]
+    for key in ("psnr", "gray_psnr", "mse_pct", "gray_mse_pct", "colourfulness"):
+        assert key in payload["record"]["val"]
+    resumed = TrainConfig(**{**config.__dict__, "epochs": 5})
+    again = train(resumed, data.subset(np.arange(16)), data.subset(np.arange(16, 24)),
+                  resume=out, progress=False)
+    assert again["epochs_done"] == 5
+
+
+def test_data_folders_with_and_without_classes(tmp_path) -> None:
+    from PIL import Image
+
+    for folder in ("cls/cat", "cls/dog", "plain"):
+        (tmp_path / folder).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (20, 12), (40 * i, 90, 200)).save(tmp_path / folder / f"{i}.png")
+    labelled = load_image_set(tmp_path / "cls", 8)
+    assert labelled.images.shape == (4, 8, 8, 3) and labelled.classes == ["cat", "dog"]
+    plain = load_image_set(tmp_path / "plain", 8, cache_dir=tmp_path / "cache")
+    assert not plain.has_labels and (plain.labels == -1).all()
+    assert load_image_set(tmp_path / "plain", 8, cache_dir=tmp_path / "cache").images.shape[0] == 2
+
+
+def test_checkpoints_refuse_pickled_code(tmp_path) -> None:
+    class Boom:
+        def __reduce__(self):
+            return (print, ("pickle code ran",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "oldphoto-colour/1", "payload": Boom()}, path)
+    with pytest.raises(OldphotoError, match=r"evil\.pt"):
+        read_checkpoint(path)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_weights_load_with_weights_only(path) -> None:
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    assert payload["record"]["command"].startswith("oldphoto train")
+    assert path.stat().st_size < 8 * 2**20
+    load_model(path, payload["kind"])
+
+
+def test_modules_do_not_import_torch() -> None:
+    code = ("import sys, oldphoto.filters.colorize, oldphoto.colour.commands; "
+            "sys.exit(int('torch' in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

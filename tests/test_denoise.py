@@ -1,0 +1,193 @@
+"""denoise-lr and the classical baselines: layout, masks, training, quality vs baselines."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from _synthetic import synthetic_photo
+
+from oldphoto.aging import salt_and_pepper
+from oldphoto.denoise.classical import adaptive_median, damf, fill_from_clean, median3
+from oldphoto.denoise.features import feature_count, window_features
+from oldphoto.denoise.regression import LinearDenoiser, load_denoiser, shipped_weights
+from oldphoto.denoise.training import TrainingPlan, train
+from oldphoto.detection import detect_grey
+from oldphoto.errors import OldphotoError
+from oldphoto.filters.denoise import DAMFFilter, DenoiseLRFilter, MedianFilter
+from oldphoto.frame import NOISE_MASK, Frame
+from oldphoto.metrics import psnr
+
+
+def test_feature_counts_match_the_paper() -> None:
+    assert [feature_count(w) for w in (3, 5, 7)] == [22, 66, 134]
+
+
+def test_66_feature_layout() -> None:
+    patch = np.arange(25, dtype=np.float32).reshape(1, 5, 5)
+    features = window_features(patch)[0]
+    assert features.shape == (66,)
+    assert features[0] == 1.0  # intercept
+    np.testing.assert_array_equal(features[1:26], np.arange(25))  # pixels, row by row
+    np.testing.assert_array_equal(features[26:46], np.full(20, 5.0))  # row i+1 minus row i
+    np.testing.assert_array_equal(features[46:66], np.full(20, 1.0))  # col j+1 minus col j
+
+
+def random_model(variant: str = "default") -> LinearDenoiser:
+    weights = np.random.default_rng(0).normal(0, 0.05, (2, 1, 66))
+    return LinearDenoiser(5, variant, weights, np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("variant", ["paper", "default"])
+def test_only_flagged_pixels_change(variant: str) -> None:
+    noisy, truth = salt_and_pepper(synthetic_photo(0), 0.3, np.random.default_rng(0))
+    out = random_model(variant).denoise(noisy, truth)
+    np.testing.assert_array_equal(out[~truth], noisy[~truth])
+    assert np.any(out[truth] != noisy[truth])
+
+
+def test_filter_keeps_unflagged_pixels_in_colour_with_either_mask_shape() -> None:
+    grey = synthetic_photo(1)
+    colour = np.stack([grey, grey * 0.8, 1 - grey], axis=2)
+    noisy, truth = salt_and_pepper(colour, 0.2, np.random.default_rng(1))
+    filt = DenoiseLRFilter()
+    filt.setup()
+    for mask in (truth, np.repeat(truth[..., None], 3, axis=2)):
+        out = filt.process_frame(Frame(noisy, planes={NOISE_MASK: mask})).pixels
+        assert out.shape == colour.shape
+        np.testing.assert_array_equal(out[~truth], noisy[~truth])
+        assert psnr(out, colour) > psnr(noisy, colour) + 10
+
+
+def test_filter_runs_the_detector_when_no_mask_came_along() -> None:
+    clean = synthetic_photo(2)
+    noisy, _ = salt_and_pepper(clean, 0.2, np.random.default_rng(2))
+    filt = DenoiseLRFilter(variant="paper")
+    filt.setup()
+    out = filt.process_frame(Frame(noisy))
+    assert NOISE_MASK in out.planes
+    assert psnr(out.pixels, clean) > psnr(noisy, clean) + 10
+
+
+def held_out_error(model: LinearDenoiser, images: list[np.ndarray], density: float) -> float:
+    errors = []
+    for seed, clean in enumerate(images):
+        noisy, _ = salt_and_pepper(clean, density, np.random.default_rng(100 + seed))
+        errors.append(np.mean((model.denoise(noisy, detect_grey(noisy)) - clean) ** 2))
+    return float(np.mean(errors))
+
+
+@pytest.mark.parametrize("solver", ["lstsq", "sgd"])
+def test_training_reduces_held_out_error(solver: str) -> None:
+    training = [synthetic_photo(seed) for seed in range(4)]
+    held_out = [synthetic_photo(seed) for seed in range(10, 13)]
+    plan = TrainingPlan(densities=(0.3,), variant="paper", solver=solver, sgd_epochs=3)
+    untrained = LinearDenoiser(5, "paper", np.zeros(66), np.array([0.0, 1.0]))
+    trained = train(training, plan)
+    assert held_out_error(trained, held_out, 0.3) < 0.5 * held_out_error(untrained, held_out, 0.3)
+    # ... and the default variant's regression improves on its own pre-fill.
+    default = train(training, TrainingPlan(densities=(0.3,), stages=1))
+    fill_errors = []
+    for seed, clean in enumerate(held_out):
+        noisy, _ = salt_and_pepper(clean, 0.3, np.random.default_rng(100 + seed))
+        fill_errors.append(np.mean((fill_from_clean(noisy, detect_grey(noisy)) - clean) ** 2))
+    assert held_out_error(default, held_out, 0.3) < float(np.mean(fill_errors))
+
+
+def test_shipped_default_beats_median_and_damf_on_synthetic_photos() -> None:
+    images = [synthetic_photo(seed, size=128) for seed in range(20, 24)]
+    filt = DenoiseLRFilter()
+    filt.setup()
+    for density in (0.1, 0.5):
+        ours, median, damf_scores = [], [], []
+        for seed, clean in enumerate(images):
+            noisy, _ = salt_and_pepper(clean, density, np.random.default_rng(seed))
+            ours.append(psnr(filt.process_frame(Frame(noisy)).pixels, clean))
+            median.append(psnr(median3(noisy), clean))
+            damf_scores.append(psnr(damf(noisy), clean))
+        assert np.mean(ours) > np.mean(median) + 3.0, density
+        assert np.mean(ours) > np.mean(damf_scores) + 0.5, density
+
+
+def test_weights_round_trip_and_record(tmp_path) -> None:
+    model = random_model()
+    model.record = {"command": "test"}
+    path = tmp_path / "w.npz"
+    model.save(path)
+    loaded = load_denoiser(path)
+    np.testing.assert_allclose(loaded.weights, model.weights.astype(np.float32))
+    assert loaded.record["command"] == "test" and loaded.window == 5
+    with np.load(path, allow_pickle=False) as data:
+        assert json.loads(str(data["record"]))["variant"] == "default"
+
+
+def test_bad_weights_file_is_a_one_line_error(tmp_path) -> None:
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(OldphotoError):
+        load_denoiser(bad)
+    with pytest.raises(OldphotoError):
+        load_denoiser(tmp_path / "missing.npz")
+
+
+def test_shipped_weights_say_how_they_were_made() -> None:
+    for variant in ("default", "paper"):
+        record = load_denoiser(shipped_weights(variant, 5)).record
+        assert record["command"].startswith("oldphoto train denoise-lr")
+        assert {"data", "seed", "densities", "solver", "date", "metrics"} <= set(record)
+
+
+def test_median_removes_a_lone_impulse() -> None:
+    image = np.full((9, 9), 0.4, np.float32)
+    image[4, 4] = 1.0
+    np.testing.assert_allclose(median3(image), 0.4)
+
+
+def test_adaptive_median_keeps_clean_pixels_and_fixes_impulses() -> None:
+    clean = synthetic_photo(5)
+    noisy, truth = salt_and_pepper(clean, 0.3, np.random.default_rng(5))
+    out = adaptive_median(noisy)
+    assert psnr(out, clean) > psnr(median3(noisy), clean)
+    assert np.mean(out[~truth] == noisy[~truth]) > 0.95
+
+
+def test_damf_changes_only_extremes_and_beats_amf_at_high_density() -> None:
+    clean = synthetic_photo(6)
+    noisy, truth = salt_and_pepper(clean, 0.7, np.random.default_rng(6))
+    out = damf(noisy)
+    np.testing.assert_array_equal(out[~truth], noisy[~truth])
+    assert psnr(out, clean) > psnr(adaptive_median(noisy), clean) + 3
+
+
+def test_fill_from_clean_grows_its_window() -> None:
+    image = np.full((30, 30), 0.3, np.float32)
+    noisy = np.zeros_like(image, bool)
+    noisy[5:20, 5:20] = True  # the centre is 7 pixels from any clean one
+    image[noisy] = 1.0
+    np.testing.assert_allclose(fill_from_clean(image, noisy), 0.3)
+
+
+def test_classical_filters_work_on_colour() -> None:
+    grey = synthetic_photo(7)
+    colour = np.stack([grey, grey, grey * 0.5], axis=2)
+    noisy, _ = salt_and_pepper(colour, 0.2, np.random.default_rng(7))
+    for filt in (MedianFilter(), DAMFFilter()):
+        out = filt.process_frame(Frame(noisy)).pixels
+        assert out.shape == colour.shape and psnr(out, colour) > psnr(noisy, colour) + 10
+
+
+@pytest.mark.shared
+def test_default_beats_damf_on_set12(shared_dir) -> None:
+    from oldphoto.denoise.images import list_images, read_grey
+
+    paths = list_images(shared_dir / "data" / "denoise" / "Set12")[:3]
+    model = load_denoiser(shipped_weights("default", 5))
+    for density in (0.3, 0.7):
+        ours, baseline = [], []
+        for seed, path in enumerate(paths):
+            clean = read_grey(path)
+            noisy, _ = salt_and_pepper(clean, density, np.random.default_rng(seed))
+            ours.append(psnr(model.denoise(noisy, detect_grey(noisy)), clean))
+            baseline.append(psnr(damf(noisy), clean))
+        assert np.mean(ours) > np.mean(baseline) + 0.5, density
