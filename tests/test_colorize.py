@@ -10,6 +10,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small tensors: one thread avoids oversubscription on shared CPUs."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 from oldphoto.colour.data import ImageSet, load_image_set  # noqa: E402
 from oldphoto.colour.lab import lab_to_rgb, rgb_to_lab  # noqa: E402
 from oldphoto.colour.pipeline import Colouriser, working_shape  # noqa: E402
@@ -62,7 +71,7 @@ def test_working_shape_keeps_aspect_ratio() -> None:
 def test_output_keeps_the_inputs_full_resolution_lightness(tmp_path, shape) -> None:
     rng = np.random.default_rng(1)
     pixels = (0.3 + 0.4 * rng.random(shape)).astype(np.float32)
-    colouriser = Colouriser(_tinted_checkpoint(tmp_path))
+    colouriser = Colouriser(_tinted_checkpoint(tmp_path), detector="none")
     (rgb, info), = colouriser.colourise([pixels])
     assert rgb.shape == (*shape[:2], 3) and rgb.dtype == np.float32
     expected = _lightness(np.repeat(pixels[..., None], 3, 2) if pixels.ndim == 2 else pixels)
@@ -74,7 +83,7 @@ def test_output_keeps_the_inputs_full_resolution_lightness(tmp_path, shape) -> N
 def test_batches_of_mixed_sizes_match_one_at_a_time(tmp_path) -> None:
     rng = np.random.default_rng(2)
     images = [rng.random(s).astype(np.float32) for s in [(40, 90, 3), (90, 40, 3), (40, 90, 3)]]
-    colouriser = Colouriser(_tinted_checkpoint(tmp_path))
+    colouriser = Colouriser(_tinted_checkpoint(tmp_path), detector="none")
     together = colouriser.colourise(images)
     for image, (rgb, _) in zip(images, together, strict=True):
         (alone, _), = colouriser.colourise([image])
@@ -94,7 +103,7 @@ def test_tall_and_wide_grey_images_are_not_tinted(shape) -> None:
 def test_filter_records_class_and_confidence(tmp_path) -> None:
     from oldphoto.filters.colorize import ColorizeCNN
 
-    flt = ColorizeCNN(weights=str(_tinted_checkpoint(tmp_path)))
+    flt = ColorizeCNN(weights=str(_tinted_checkpoint(tmp_path)), bw_detector="none")
     flt.setup()
     frames = [Frame(np.full((20, 30), 0.5, np.float32), meta={"name": "x"}) for _ in range(2)]
     out = flt.process(frames)
@@ -105,7 +114,7 @@ def test_filter_records_class_and_confidence(tmp_path) -> None:
 
 def test_wrong_kind_of_weights_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(OldphotoError, match=r"tinted\.pt"):
-        Colouriser(_tinted_checkpoint(tmp_path), kind="colorize-mlp")
+        Colouriser(_tinted_checkpoint(tmp_path), kind="colorize-mlp", detector="none")
     with pytest.raises(OldphotoError, match="no-such"):
         Colouriser("no-such-weights")
 

@@ -115,3 +115,17 @@ def test_cli_from_a_stream(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr.decode()
     width, height = Layout(3, 2, 24).size
     assert iio.imread(out).shape == (height, width, 3)
+
+
+def test_snapshots_become_columns_in_pipe_order() -> None:
+    from oldphoto.report.snapshot import SnapshotFilter
+
+    frame = Frame(solid(RED), {ORIGINAL: solid(BLUE)},
+                  {"name": "p.png", "history": [{"filter": "age", "options": {}}]})
+    aged = SnapshotFilter().process_frame(frame)
+    denoised = SnapshotFilter(label="denoised").process_frame(aged.replace(pixels=solid(GREEN)))
+    denoised.meta["history"].append({"filter": "colorize-cnn", "options": {}})
+    sheet = sheet_from_frames([denoised], None, limit=5)
+    assert sheet.labels == ["original", "age", "denoised", "colorize-cnn"]
+    assert sheet.grid[0][1][0, 0, 0] == 1.0  # the red aged picture, kept
+    assert sheet.grid[0][2][0, 0, 1] == 1.0  # green at the denoised stage

@@ -191,3 +191,53 @@ def test_default_beats_damf_on_set12(shared_dir) -> None:
             ours.append(psnr(model.denoise(noisy, detect_grey(noisy)), clean))
             baseline.append(psnr(damf(noisy), clean))
         assert np.mean(ours) > np.mean(baseline) + 0.5, density
+
+
+@pytest.mark.parametrize("window", [3, 5, 7])
+def test_folded_weights_predict_exactly_what_the_66_features_do(window: int) -> None:
+    from oldphoto.denoise.features import fold_weights
+
+    rng = np.random.default_rng(window)
+    patches = rng.random((50, window, window)).astype(np.float32)
+    weights = rng.normal(size=feature_count(window))
+    folded = fold_weights(weights, window)
+    direct = window_features(patches).astype(np.float64) @ weights
+    via_fold = patches.reshape(50, -1).astype(np.float64) @ folded[1:] + folded[0]
+    np.testing.assert_allclose(via_fold, direct, rtol=1e-5, atol=1e-5)
+
+
+def test_windowed_dot_equals_gather_then_product() -> None:
+    from oldphoto.denoise.windows import gather, padded, windowed_dot
+
+    rng = np.random.default_rng(3)
+    image = rng.random((20, 30)).astype(np.float32)
+    rows, cols = np.nonzero(rng.random((20, 30)) < 0.3)
+    weights = rng.normal(size=25).astype(np.float32)
+    source = padded(image, 2)
+    expected = gather(source, rows, cols, 5, 2) @ weights + 0.5
+    np.testing.assert_allclose(windowed_dot(source, rows, cols, 5, 2, weights, 0.5), expected,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_train_and_bench_commands_end_to_end(tmp_path) -> None:
+    import imageio.v3 as iio
+
+    from oldphoto.denoise.bench import run_bench
+    from oldphoto.denoise.training import run_training
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    for seed in range(3):
+        iio.imwrite(data / f"p{seed}.png", np.rint(synthetic_photo(seed, 64) * 255).astype(np.uint8))
+    weights = tmp_path / "w" / "denoise-lr-default.npz"
+    run_training(data, (0.2, 0.6), 5, "default", "lstsq", 0, None, 1, weights)
+    model = load_denoiser(weights)
+    assert model.stages == 2 and model.weights.shape == (2, 2, 66)
+    assert "--densities 0.2,0.6" in model.record["command"] and model.record["seed"] == 1
+    run_training(data, (0.2,), 5, "paper", "sgd", 0, 2, 1, weights.with_name("denoise-lr-paper.npz"))
+    record = run_bench(data, (0.3,), "sp", 0, 2, True, weights.parent, tmp_path / "b.json",
+                       tmp_path / "b.md", 1)
+    scores = {key: m["densities"]["0.3"]["psnr"] for key, m in record["methods"].items()}
+    assert scores["lr_default"] > scores["median"] > scores["noisy"]
+    assert "| denoise-lr default |" in (tmp_path / "b.md").read_text()
+    assert json.loads((tmp_path / "b.json").read_text())["command"].startswith("oldphoto bench")

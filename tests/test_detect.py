@@ -149,3 +149,14 @@ def test_precision_recall_floor_on_bsd68(shared_dir) -> None:
             precision, recall = precision_recall(detect_grey(noisy), truth, changed)
             # Real photos have ragged pure-white skies whose rims count as false alarms.
             assert precision >= 0.95 and recall >= RECALL_FLOOR, (path, density)
+
+
+def test_speck_rule_finds_dust_and_scratches_the_other_rules_miss() -> None:
+    from oldphoto.aging import Damage, apply_damage
+
+    clean = synthetic_photo(8, size=128)
+    damaged, truth = apply_damage(clean, Damage(dust=0.01, scratches=3), np.random.default_rng(8))
+    _, recall_plain = precision_recall(detect_grey(damaged), truth)
+    precision, recall = precision_recall(detect_grey(damaged, DetectorSettings(specks=True)), truth)
+    assert recall > recall_plain + 0.3
+    assert precision > 0.7

@@ -138,3 +138,18 @@ def test_score_in_a_pipe_reports_and_passes_the_stream(tmp_path: Path) -> None:
     assert report["images"][0]["precision"] == 1.0
     assert report["images"][0]["recall"] == 1.0
     assert "precision" in result.stderr.decode().lower() or "prec" in result.stderr.decode()
+
+
+def test_age_keep_original_then_score_is_an_evaluation(photo: Path, tmp_path: Path) -> None:
+    aged = run_cli("age", str(photo), "--keep-original", "--seed", "1", "--density", "0.2")
+    assert aged.returncode == 0, aged.stderr.decode()
+    out_json = tmp_path / "s.json"
+    scored = run_cli("score", "--json", str(out_json), stdin=aged.stdout)
+    assert scored.returncode == 0, scored.stderr.decode()
+    frame = next(iter(read_stream(io.BytesIO(aged.stdout), "aged")))
+    expected = 100 * float(np.mean((frame.pixels.astype(np.float64)
+                                    - to_grey(frame.planes[ORIGINAL])) ** 2))
+    report = json.loads(out_json.read_text())
+    assert report["images"][0]["compared"] == GREY_OF_ORIGINAL
+    assert report["images"][0]["mse_pct"] == pytest.approx(expected, rel=1e-4)
+    assert "grey of original" in scored.stderr.decode()

@@ -106,7 +106,7 @@ def _help_text(cls: type[Filter]) -> str:
 
 
 def add_filter_commands(app: typer.Typer, filters: dict[str, Any]) -> None:
-    for name, info in filters.items():
+    for name, info in sorted(filters.items()):
         app.command(name, help=_help_text(info.cls), short_help=info.cls.summary,
                     rich_help_panel="Filters")(build_command(info.cls))
 

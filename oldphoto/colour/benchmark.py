@@ -38,6 +38,14 @@ def read_rgb(path: Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"), np.float32) / 255.0
 
 
+def is_single_channel(path: Path) -> bool:
+    """A file stored grey (e.g. 168 of Tiny ImageNet val's JPEGs): no colour to recover."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.mode in ("L", "LA", "I", "I;16", "1")
+
+
 def grey_baseline(rgb: np.ndarray) -> np.ndarray:
     """The 'gray' reference: the image's own L* with a*b* = 0, as RGB."""
     import torch
@@ -50,32 +58,49 @@ def grey_baseline(rgb: np.ndarray) -> np.ndarray:
 
 
 def score_weights(
-    files: list[Path], truths: list[np.ndarray], weights: str, size: int, device: str
+    files: list[Path], truths: list[np.ndarray], weights: str, size: int, device: str,
+    detector: str = "none", saturation: float = -1.0, greys: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """One model over all files, beside gray; also the score on colour originals only."""
     from oldphoto.colour.pipeline import Colouriser
 
-    colouriser = Colouriser(weights, device=device, size=size)
-    scores, colour_only = Scores(), Scores()
+    colouriser = Colouriser(
+        weights, device=device, size=size, detector=detector, saturation=saturation
+    )
+    scores, rgb_files, colour_only = Scores(), Scores(), Scores()
     left_grey = 0
+    greys = greys or [grey_baseline(truth) for truth in truths]
+    stored_grey_files = [is_single_channel(path) for path in files]
     for start in range(0, len(truths), 64):
         batch = truths[start : start + 64]
-        for truth, (estimate, info) in zip(batch, colouriser.colourise(batch), strict=True):
-            grey = grey_baseline(truth)
+        results = colouriser.colourise(batch)
+        for truth, (estimate, info), grey_file, grey in zip(
+            batch, results, stored_grey_files[start : start + 64], greys[start : start + 64],
+            strict=True,
+        ):
             scores.add(estimate, grey, truth)
+            if not grey_file:
+                rgb_files.add(estimate, grey, truth)
             if np.abs(truth - grey).max() > 2.0 / 255.0:
                 colour_only.add(estimate, grey, truth)
             left_grey += int(info.get("left_grey", False))
     summary = scores.summary()
+    summary["rgb_files"] = rgb_files.summary()
+    summary["colour_originals"] = colour_only.summary()
     summary["colour_originals_gain_db"] = colour_only.summary().get("gain_db", 0.0)
+    summary["rgb_files_gain_db"] = rgb_files.summary().get("gain_db", 0.0)
     summary["left_grey_fraction"] = round(left_grey / max(1, len(truths)), 4)
     summary["weights"] = str(weights)
     summary["kind"] = colouriser.kind
+    summary["detector"] = detector
+    summary["size"] = colouriser.size
+    summary["saturation"] = colouriser.saturation
     return summary
 
 
 def bench_table(
-    data: Path, weights: list[str], limit: int, size: int, device: str, json_out: Path | None
+    data: Path, weights: list[str], limit: int, size: int, device: str, json_out: Path | None,
+    detector: str = "none", saturation: float = -1.0,
 ) -> list[dict[str, Any]]:
     """Print (and optionally save) the table of every model against gray."""
     from rich.console import Console
@@ -86,10 +111,15 @@ def bench_table(
     device = resolve_device(device)
     files = list_images(data, limit)
     truths = [read_rgb(path) for path in files]
-    rows = [score_weights(files, truths, name, size, device) for name in weights]
+    greys = [grey_baseline(truth) for truth in truths]
+    rows = [
+        score_weights(files, truths, name, size, device, detector, saturation, greys)
+        for name in weights
+    ]
     table = Table(title=f"{data} ({len(files)} images)")
     for column in ("model", "PSNR dB", "gray dB", "gain dB", "MSE %", "gray MSE %",
-                   "colourf.", "truth colourf.", "ratio", "left grey"):
+                   "colourf.", "truth colourf.", "ratio", "left grey", "gain RGB files",
+                   "gain colour originals"):
         table.add_column(column)
     for row in rows:
         table.add_row(
@@ -97,8 +127,9 @@ def bench_table(
             f"{row['gain_db']:+.2f}", f"{row['mse_pct']:.3f}", f"{row['gray_mse_pct']:.3f}",
             f"{row['colourfulness']:.1f}", f"{row['truth_colourfulness']:.1f}",
             f"{row['colourfulness_ratio']:.2f}", f"{row['left_grey_fraction']:.3f}",
+            f"{row['rgb_files_gain_db']:+.2f}", f"{row['colour_originals_gain_db']:+.2f}",
         )
-    Console().print(table)
+    Console(width=max(Console().width, 150)).print(table)
     if json_out is not None:
         json_out.write_text(json.dumps({"data": str(data), "images": len(files), "rows": rows}, indent=1))
     return rows

@@ -42,6 +42,13 @@ CacheOpt = Annotated[
     Path | None, typer.Option("--cache-dir", help="Where decoded data are cached as .npz.")
 ]
 EmaOpt = Annotated[float, typer.Option(help="Weight-averaging decay (0 = none).")]
+MinColourOpt = Annotated[
+    float,
+    typer.Option(
+        help="After training, calibrate an a*b* gain on the val split: best PSNR whose "
+        "colourfulness reaches this share of the truth's (0 = keep 1.0)."
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
@@ -132,6 +139,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         ema: EmaOpt = 0.999, device: DeviceOpt = "cpu", seed: SeedOpt = 0,
         resume: ResumeOpt = None, threads: ThreadsOpt = 0, cache_dir: CacheOpt = None,
         init: Annotated[Path | None, typer.Option(help="Start from this checkpoint's weights.")] = None,
+        min_colourfulness: MinColourOpt = 0.4,
         quiet: QuietOpt = False,
     ) -> None:
         """Train the fusion CNN colouriser (paper variant or the shipped unet default)."""
@@ -145,7 +153,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
             data=data, out=output, epochs=epochs, batch_size=batch_size, lr=lr, alpha=alpha,
             beta=beta, l2=l2, loss=loss, size=size, val_split=val_split, val_limit=val_limit,
             limit=limit, ema=ema, device=device, seed=seed, resume=resume, threads=threads,
-            cache_dir=cache_dir, quiet=quiet, init=init,
+            cache_dir=cache_dir, quiet=quiet, init=init, min_colourfulness=min_colourfulness,
         )
         _run("colorize-cnn", arch, common, _cnn_from_init)
 
@@ -163,6 +171,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         size: SizeOpt = 32, val_split: ValOpt = 0.3, val_limit: ValLimitOpt = 2000,
         limit: LimitOpt = 0, ema: EmaOpt = 0.999, device: DeviceOpt = "cpu", seed: SeedOpt = 0,
         resume: ResumeOpt = None, threads: ThreadsOpt = 0, cache_dir: CacheOpt = None,
+        min_colourfulness: MinColourOpt = 0.0,
         quiet: QuietOpt = False,
     ) -> None:
         """Train the paper's MLP colouriser (1024 -> hidden -> 3072, sigmoid, BN, Xavier)."""
@@ -172,7 +181,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
             data=data, out=output, epochs=epochs, batch_size=batch_size, lr=lr, alpha=0.0,
             beta=beta, l2=l2, loss=loss, size=size, val_split=val_split, val_limit=val_limit,
             limit=limit, ema=ema, device=device, seed=seed, resume=resume, threads=threads,
-            cache_dir=cache_dir, quiet=quiet,
+            cache_dir=cache_dir, quiet=quiet, min_colourfulness=min_colourfulness,
         )
         _run("colorize-mlp", arch, common)
 
@@ -193,6 +202,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         init: Annotated[
             Path | None, typer.Option(help="Start the CNN part from a colorize-cnn checkpoint.")
         ] = None,
+        min_colourfulness: MinColourOpt = 0.4,
         quiet: QuietOpt = False,
     ) -> None:
         """Train a fusion CNN whose global prior includes a frozen ResNet's features."""
@@ -221,7 +231,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
             data=data, out=output, epochs=epochs, batch_size=batch_size, lr=lr, alpha=alpha,
             beta=beta, l2=l2, loss=loss, size=size, val_split=val_split, val_limit=val_limit,
             limit=limit, ema=ema, device=device, seed=seed, resume=resume, threads=threads,
-            cache_dir=cache_dir, quiet=quiet, init=init,
+            cache_dir=cache_dir, quiet=quiet, init=init, min_colourfulness=min_colourfulness,
         )
         _run("colorize-resnet", arch, common, factory)
 
@@ -287,12 +297,18 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         size: Annotated[int, typer.Option(help="Working size override (0 = the checkpoint's).")] = 0,
         device: DeviceOpt = "cpu",
         json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON.")] = None,
+        bw_detector: Annotated[
+            str, typer.Option(help="B&W-original detector gating the colour (none = off).")
+        ] = "none",
+        saturation: Annotated[
+            float, typer.Option(help="Scale a*b* (-1 = each checkpoint's own setting).")
+        ] = -1.0,
     ) -> None:
         """Score colourisers against gray (input L*, a*b* = 0) on the same images."""
         from oldphoto.colour.benchmark import bench_table
 
         try:
-            bench_table(data, weights, limit, size, device, json_out)
+            bench_table(data, weights, limit, size, device, json_out, bw_detector, saturation)
         except OldphotoError as err:
             typer.echo(f"oldphoto bench colorize: {err}", err=True)
             raise typer.Exit(2) from None

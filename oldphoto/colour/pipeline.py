@@ -45,7 +45,8 @@ class Colouriser:
 
     def __init__(
         self, weights: str | Path, kind: str | None = None, device: str = "cpu",
-        size: int = 0, saturation: float = 1.0, gate: float = -1.0, flip_average: bool = True,
+        size: int = 0, saturation: float = -1.0, gate: float = -1.0, flip_average: bool = True,
+        detector: str = "none",
     ):
         self.path = resolve_weights(str(weights))
         model, payload = load_model(self.path, kind)
@@ -57,10 +58,10 @@ class Colouriser:
         self.fixed = getattr(self.model, "fixed_size", None)
         self.multiple = getattr(self.model, "multiple", 8)
         self.size = int(self.fixed or size or self.arch.get("work_size", 32))
-        self.saturation = saturation
+        #: a*b* gain; -1 takes the checkpoint's calibrated value (record["saturation"]).
+        self.saturation = float(payload["record"].get("saturation", 1.0)) if saturation < 0 else saturation
         self.flip_average = flip_average
-        #: Leave an image grey when P(black-and-white original) exceeds this (> 1: never).
-        self.gate = float(payload["record"].get("grey_gate", 1.01)) if gate < 0 else gate
+        self.detector, self.gate = self._load_detector(detector, gate)
 
     def prepare(self, pixels: np.ndarray) -> Prepared:
         rgb = torch.from_numpy(np.ascontiguousarray(pixels, np.float32)).to(self.device)
@@ -85,18 +86,36 @@ class Colouriser:
             groups.setdefault(tuple(item.work.shape[-2:]), []).append(index)
         for members in groups.values():
             batch = torch.cat([prepared[i].work for i in members])
-            ab, logits, grey_logit = self._predict(batch)
+            ab, logits, _ = self._predict(batch)
             probs = torch.softmax(logits, 1) if logits is not None else None
-            p_grey = torch.sigmoid(grey_logit) if grey_logit is not None else None
+            p_grey = self._bw_probability(batch)
             if p_grey is not None:
-                ab = ab * (p_grey <= self.gate).to(ab.dtype)[:, None, None, None]
+                ab = ab * (p_grey < self.gate).to(ab.dtype)[:, None, None, None]
             for row, index in enumerate(members):
                 info = self._class_info(None if probs is None else probs[row])
                 if p_grey is not None:
                     info["bw_original"] = round(float(p_grey[row]), 4)
-                    info["left_grey"] = bool(p_grey[row] > self.gate)
+                    info["left_grey"] = bool(p_grey[row] >= self.gate)
                 results[index] = (self._finish(prepared[index], ab[row : row + 1]), info)
         return results
+
+    def _load_detector(self, name: str, gate: float) -> tuple[torch.nn.Module | None, float]:
+        """The B&W-original detector and its gate (its own validated threshold unless given)."""
+        if not name or name == "none" or gate > 1.0:
+            return None, 2.0
+        detector, payload = load_model(resolve_weights(name), "bw-detector")
+        default = float(payload["record"].get("val", {}).get("gate", 2.0))
+        return detector.to(self.device).eval(), default if gate < 0 else gate
+
+    def _bw_probability(self, batch: torch.Tensor) -> torch.Tensor | None:
+        """P(the photo was black-and-white to begin with), averaged with its mirror image."""
+        if self.detector is None:
+            return None
+        from oldphoto.models.resnet import grey_for_resnet
+
+        grey = grey_for_resnet(batch, self.detector.input_size)
+        logits = self.detector(grey) + self.detector(grey.flip(3))
+        return torch.softmax(0.5 * logits, 1)[:, 1]
 
     def _predict(
         self, batch: torch.Tensor

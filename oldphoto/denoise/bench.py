@@ -47,11 +47,13 @@ class Scores:
         }
 
 
-def build_methods(weights_dir: Path | None) -> list[Method]:
-    """The baselines, both regression variants, and the true-mask upper bound."""
+def build_methods(weights_dir: Path | None, noise: str = "sp") -> list[Method]:
+    """The baselines, both regression variants, and the true-mask upper bound
+    (plus, for realistic damage, the default variant after ``detect --specks``).
+    """
     from oldphoto.denoise.classical import adaptive_median, damf, median3
     from oldphoto.denoise.regression import load_denoiser, shipped_weights
-    from oldphoto.detection import detect_grey
+    from oldphoto.detection import DetectorSettings, detect_grey
 
     def weights(variant: str) -> Path:
         default = shipped_weights(variant, 5)
@@ -59,6 +61,18 @@ def build_methods(weights_dir: Path | None) -> list[Method]:
 
     paper = load_denoiser(weights("paper"))
     default = load_denoiser(weights("default"))
+    specks = DetectorSettings(specks=True)
+    extra = (
+        [
+            Method(
+                "lr_default_specks",
+                "denoise-lr default, detect --specks",
+                lambda noisy, truth: default.denoise(noisy, detect_grey(noisy, specks)),
+            ),
+        ]
+        if noise == "realistic"
+        else []
+    )
     return [
         Method("noisy", "noisy input", lambda noisy, truth: noisy),
         Method("median", "median 3x3", lambda noisy, truth: median3(noisy)),
@@ -71,6 +85,7 @@ def build_methods(weights_dir: Path | None) -> list[Method]:
             "denoise-lr default",
             lambda noisy, truth: default.denoise(noisy, detect_grey(noisy)),
         ),
+        *extra,
         Method(
             "lr_default_true",
             "denoise-lr default, TRUE mask (upper bound)",
@@ -195,6 +210,7 @@ def run_bench(
     weights_dir: Path | None,
     json_path: Path | None,
     markdown: Path | None,
+    every: int = 1,
 ) -> dict:
     """The ``oldphoto bench denoise`` command."""
     from rich.console import Console
@@ -204,8 +220,8 @@ def run_bench(
 
     if noise not in NOISES:
         raise OldphotoError(f"--noise {noise}: expected sp or realistic")
-    images = read_folder(data, limit)
-    methods = build_methods(weights_dir)
+    images = read_folder(data, limit, every)
+    methods = build_methods(weights_dir, noise)
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("bench denoise", total=len(images) * len(densities))
         scores = evaluate(
@@ -221,6 +237,7 @@ def run_bench(
         f"oldphoto bench denoise --data {data} --densities "
         f"{','.join(f'{d:g}' for d in densities)} --noise {noise} --seed {seed}"
         + (f" --limit {limit}" if limit else "")
+        + (f" --every {every}" if every > 1 else "")
     )
     record = results_record(
         scores,

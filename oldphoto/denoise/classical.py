@@ -32,25 +32,50 @@ def adaptive_median(image: np.ndarray, max_window: int = 7) -> np.ndarray:
 
     A pixel keeps its value when it lies strictly between the window's min and
     max; otherwise it takes the median of the smallest window whose median is
-    not itself an extreme, else the median of the largest window.
+    not itself an extreme, else the median of the largest window. The 3x3 stage
+    runs on the whole image; larger windows are gathered only for the pixels
+    still undecided.
     """
     from scipy.ndimage import maximum_filter, median_filter, minimum_filter
 
     image = np.asarray(image, np.float32)
     out = image.copy()
-    pending = np.ones(image.shape, bool)
-    for size in range(3, max_window + 1, 2):
-        low = minimum_filter(image, size=size, mode="mirror")
-        high = maximum_filter(image, size=size, mode="mirror")
-        med = median_filter(image, size=size, mode="mirror")
-        level_a = (low < med) & (med < high)
-        keep = pending & level_a & (low < image) & (image < high)
-        take_median = pending & level_a & ~keep
-        out[take_median] = med[take_median]
-        pending &= ~level_a
+    low = minimum_filter(image, size=3, mode="mirror")
+    high = maximum_filter(image, size=3, mode="mirror")
+    med = median_filter(image, size=3, mode="mirror")
+    rows, cols = np.nonzero(np.ones(image.shape, bool))
+    _settle(out, image.ravel(), rows, cols, low.ravel(), high.ravel(), med.ravel())
+    pending = ~((low < med) & (med < high))
+    rows, cols = np.nonzero(pending)
+    radius = max_window // 2
+    source = np.pad(image, radius, mode="reflect")
+    for size in range(5, max_window + 1, 2):
+        if rows.size == 0:
+            break
+        ranked = np.sort(gather(source, rows, cols, size, radius), axis=1)
+        low, high, med = ranked[:, 0], ranked[:, -1], ranked[:, ranked.shape[1] // 2]
+        decided = _settle(out, image[rows, cols], rows, cols, low, high, med)
         if size == max_window:
-            out[pending] = med[pending]
+            out[rows[~decided], cols[~decided]] = med[~decided]
+        rows, cols = rows[~decided], cols[~decided]
+    if max_window < 5 and rows.size:
+        out[rows, cols] = med.ravel()[rows * image.shape[1] + cols]
     return out
+
+
+def _settle(
+    out: np.ndarray, values: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+    low: np.ndarray, high: np.ndarray, med: np.ndarray,
+) -> np.ndarray:
+    """Adaptive median level B for the pixels whose window median is not an extreme.
+
+    Returns which pixels were decided (level A held).
+    """
+    level_a = (low < med) & (med < high)
+    keep = level_a & (low < values) & (values < high)
+    take = level_a & ~keep
+    out[rows[take], cols[take]] = med[take]
+    return level_a
 
 
 def _median_of_clean(values: np.ndarray, clean: np.ndarray) -> np.ndarray:
@@ -83,13 +108,11 @@ def fill_from_clean(image: np.ndarray, noisy: np.ndarray, max_window: int = DAMF
     for size in range(3, max_window + 1, 2):
         if rows.size == 0:
             break
-        clean = gather(clean_padded, rows, cols, size, radius).reshape(rows.size, -1)
+        clean = gather(clean_padded, rows, cols, size, radius)
         found = clean.any(axis=1)
         if found.any():
             values = gather(pixels_padded, rows[found], cols[found], size, radius)
-            out[rows[found], cols[found]] = _median_of_clean(
-                values.reshape(int(found.sum()), -1), clean[found]
-            )
+            out[rows[found], cols[found]] = _median_of_clean(values, clean[found])
         rows, cols = rows[~found], cols[~found]
     if rows.size:
         out[rows, cols] = float(np.median(image[~noisy]))

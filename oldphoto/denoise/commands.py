@@ -64,6 +64,7 @@ def bench_denoise(
     noise: Annotated[str, typer.Option(help="sp (salt-and-pepper) or realistic.")] = "sp",
     seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
     limit: Annotated[int | None, typer.Option(help="Use only the first N images.")] = None,
+    every: Annotated[int, typer.Option(help="Use one image in N (spread over classes).")] = 1,
     ssim: Annotated[bool, typer.Option("--ssim/--no-ssim", help="Also compute SSIM.")] = True,
     weights_dir: Annotated[Path | None, typer.Option(help="Folder of weights (default: shipped).")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON.")] = None,
@@ -82,6 +83,7 @@ def bench_denoise(
         weights_dir=weights_dir,
         json_path=json_path,
         markdown=markdown,
+        every=every,
     )
 
 

@@ -17,7 +17,7 @@ from oldphoto.detection import DEFAULT_THRESHOLD, DetectorSettings, detect_grey,
 
 #: The detectors compared: the paper's test alone, the default, and the automatic threshold.
 DETECTORS = {
-    "paper 4-neighbour test only": DetectorSettings(extreme_rule=False),
+    f"paper 4-neighbour test only (threshold {DEFAULT_THRESHOLD:g})": DetectorSettings(extreme_rule=False),
     f"default (threshold {DEFAULT_THRESHOLD:g} + extreme rule)": DetectorSettings(),
     "auto threshold + extreme rule": DetectorSettings(auto_threshold=True),
     "default + speck rule (--specks)": DetectorSettings(specks=True),

@@ -12,14 +12,19 @@ from oldphoto.errors import OldphotoError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".ppm", ".webp"}
 
 
-def list_images(folder: Path, limit: int | None = None) -> list[Path]:
-    """Image files under ``folder`` (recursively), sorted so runs are reproducible."""
+def list_images(folder: Path, limit: int | None = None, every: int = 1) -> list[Path]:
+    """Image files under ``folder`` (recursively), sorted so runs are reproducible.
+
+    ``every`` keeps one file in that many (a spread over class folders), then
+    ``limit`` keeps the first ones.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise OldphotoError(f"{folder}: not a folder")
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise OldphotoError(f"{folder}: no images found")
+    files = files[:: max(every, 1)]
     return files[:limit] if limit else files
 
 
@@ -41,6 +46,6 @@ def read_grey(path: Path) -> np.ndarray:
     return to_grey(pixels)
 
 
-def read_folder(folder: Path, limit: int | None = None) -> list[np.ndarray]:
-    """Every image of a folder as grey arrays."""
-    return [read_grey(path) for path in list_images(folder, limit)]
+def read_folder(folder: Path, limit: int | None = None, every: int = 1) -> list[np.ndarray]:
+    """Every image of a folder (or one in ``every``) as grey arrays."""
+    return [read_grey(path) for path in list_images(folder, limit, every)]

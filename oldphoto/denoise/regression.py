@@ -10,7 +10,10 @@ Two variants share one model:
   weight vector per noise-density band, applied in ``stages`` rounds (each
   round's output is the next round's window).
 
-Prediction gathers all flagged pixels and makes one matrix product per round.
+Prediction gathers all flagged pixels and makes one matrix-vector product per
+round, with the weights folded onto the window's pixels (the same linear map;
+see :func:`oldphoto.denoise.features.fold_weights`), accumulated one window
+offset at a time (:func:`oldphoto.denoise.windows.windowed_dot`).
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from oldphoto.denoise.classical import fill_from_clean
-from oldphoto.denoise.features import feature_count, window_features
-from oldphoto.denoise.windows import gather, padded
+from oldphoto.denoise.features import feature_count, fold_weights, window_features
+from oldphoto.denoise.windows import gather, padded, windowed_dot
 from oldphoto.errors import OldphotoError
 
 VARIANTS = ("paper", "default")
@@ -55,6 +58,7 @@ class LinearDenoiser:
             )
         if self.band_edges.shape != (bands + 1,):
             raise OldphotoError("weights file: band_edges do not match the number of bands")
+        self.folded = fold_weights(self.weights, self.window).astype(np.float32)
 
     @property
     def stages(self) -> int:
@@ -74,9 +78,13 @@ class LinearDenoiser:
         band = self.band(float(mask.mean()))
         source = fill_from_clean(image, mask) if self.variant == "default" else image
         rows, cols = np.nonzero(mask)
+        radius = self.window // 2
         for stage in range(self.stages):
-            design = stage_features(source, rows, cols, self.window)
-            estimate = np.clip(design @ self.weights[stage, band], 0.0, 1.0)
+            folded = self.folded[stage, band]
+            estimate = windowed_dot(
+                padded(source, radius), rows, cols, self.window, radius, folded[1:], folded[0]
+            )
+            np.clip(estimate, 0.0, 1.0, out=estimate)
             source = source.copy() if source is image else source
             source[rows, cols] = estimate
         out = image.copy()

@@ -17,7 +17,7 @@ import numpy as np
 from oldphoto.denoise.regression import LinearDenoiser
 from oldphoto.denoise.training import TrainingPlan, train
 
-TRAINING_COUNTS = (1, 3, 10, 30, 100, 200, 400)
+TRAINING_COUNTS = (1, 3, 10, 30, 100, 300)
 NOISE_PORTIONS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 STUDY_DENSITY = 0.15  # the paper's CIFAR-10 setting
 

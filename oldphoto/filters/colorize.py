@@ -18,11 +18,15 @@ def _options(default_weights: str) -> tuple[Option, ...]:
         Option("weights", str, default_weights, "Shipped weights name or a checkpoint path."),
         Option("size", int, 0, "Working size (long side) of the model; 0 = the checkpoint's.",
                min=0, max=1024),
-        Option("saturation", float, 1.0, "Scale the predicted a*b* (1 = as trained).",
-               min=0.0, max=4.0),
+        Option("saturation", float, -1.0,
+               "Scale the predicted a*b* (-1 = the checkpoint's calibrated gain; 1 = raw).",
+               min=-1.0, max=4.0),
+        Option("bw_detector", str, "none",
+               "Leave photos that look black-and-white to begin with grey, judged by this "
+               "detector (e.g. bw-detector); none = always colour (default)."),
         Option("bw_gate", float, -1.0,
-               "Leave a photo grey when the model is this sure its original was black-and-white "
-               "(-1 = the checkpoint's value, tuned for PSNR; 2 = always colour).",
+               "Leave a photo grey when the detector's P(black-and-white original) reaches this "
+               "(-1 = the detector's validated threshold; 2 = always colour).",
                min=-1.0, max=2.0),
     )
 
@@ -39,7 +43,7 @@ class _Colorize(Filter):
 
         self._colouriser = Colouriser(
             self.params.weights, self.kind, resolve_device(self.device), self.params.size,
-            self.params.saturation, self.params.bw_gate,
+            self.params.saturation, self.params.bw_gate, detector=self.params.bw_detector,
         )
 
     def process(self, frames: list[Frame]) -> list[Frame]:

@@ -27,7 +27,8 @@ class DetectFilter(Filter):
                "4-neighbour test: flag a pixel whose smallest difference to its 4 "
                "neighbours exceeds this (on [0, 1]).", min=0.0, max=1.0),
         Option("auto_threshold", bool, False,
-               "Choose the threshold per image from its own texture (ignores --threshold)."),
+               "Choose the threshold per image: the 99.9th percentile of its pixels' "
+               "smallest neighbour difference, within [0.15, 0.6] (ignores --threshold)."),
         Option("extreme", bool, True,
                "Extreme-value rule: flag pure black/white pixels outside genuine "
                "black/white regions."),

@@ -98,3 +98,14 @@ def resolve_weights(name_or_path: str) -> Path:
     raise OldphotoError(
         f"--weights {name_or_path}: no such file or shipped weights (shipped: {', '.join(names)})"
     )
+
+
+def export_half(source: Path, target: Path) -> None:
+    """Ship a checkpoint with float16 tensors (half the size; loading casts back to float32)."""
+    payload = read_checkpoint(source)
+    payload["state"] = {
+        k: v.half() if v.is_floating_point() else v for k, v in payload["state"].items()
+    }
+    payload["record"] = {**payload["record"], "exported": f"float16 copy of {Path(source).name}"}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(payload, target)

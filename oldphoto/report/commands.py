@@ -1,4 +1,4 @@
-"""The report plugin: the ``score`` filter, ``oldphoto compare`` and ``oldphoto bench paper``.
+"""The report plugin: ``score`` and ``snapshot`` filters, ``compare``, ``bench paper|plot``.
 
 Only typer and the hook markers are imported here; everything heavy (PIL,
 torch, matplotlib) loads inside the command that needs it, so registering
@@ -21,8 +21,10 @@ from oldphoto.hookspecs import hookimpl
 @hookimpl
 def register_filters(register: Callable[[type], None]) -> None:
     from oldphoto.report.score import ScoreFilter
+    from oldphoto.report.snapshot import SnapshotFilter
 
     register(ScoreFilter)
+    register(SnapshotFilter)
 
 
 @hookimpl
@@ -43,8 +45,8 @@ def compare(
         help="Folders, one column each (files matched by relative name), or one folder of "
              "folders. Default: an oldphoto stream on stdin.")] = None,
     labels: Annotated[str | None, typer.Option(
-        "--labels", help="Comma-separated column labels (default: folder names, or "
-                         "original, true mask, detected mask and the last filter).")] = None,
+        "--labels", help="Comma-separated column labels (default: folder names, or original, "
+                         "snapshots, true mask, detected mask and the last filter).")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1,
                                        help="At most this many photos (rows).")] = 12,
     cell: Annotated[int, typer.Option("--cell", min=16, max=2048,
@@ -102,12 +104,19 @@ def paper(
         "--markdown", help="Also write the table as markdown here.")] = None,
     plot: Annotated[Path | None, typer.Option(
         "--plot", help="Also draw ours against the paper as a PNG.")] = None,
+    weights_dir: Annotated[Path | None, typer.Option(
+        "--weights-dir", help="Look here first for the paper-configuration checkpoints "
+                              "(default: the shipped oldphoto/weights).")] = None,
+    threads: Annotated[int, typer.Option(
+        "--threads", min=0, help="torch CPU threads (0: torch's default). One is fastest on "
+                                 "32x32 images, above all on a busy machine.")] = 1,
 ) -> None:
     """Reproduce the paper's Table 1 on CIFAR-10 test, with baselines and shipped defaults."""
     from oldphoto.report.paper import run_paper_bench
 
     try:
-        run_paper_bench(data, limit, density, seed, json_path, markdown, plot)
+        run_paper_bench(data, limit, density, seed, json_path, markdown, plot, weights_dir,
+                        threads)
     except OldphotoError as err:
         typer.echo(f"oldphoto bench paper: {err}", err=True)
         raise typer.Exit(2) from None

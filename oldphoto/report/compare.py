@@ -3,7 +3,7 @@
 People judge restoration, colourisation above all, by looking; a sheet puts the
 stages side by side. Columns come from folders (files matched by their path
 relative to each folder, extension aside) or from the planes a stream carries
-(original, true mask, detected mask, result). Rows are photos.
+(original, ``snapshot`` stages, true mask, detected mask, result). Rows are photos.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from oldphoto.errors import OldphotoError
 from oldphoto.frame import NOISE_MASK, ORIGINAL, TRUE_MASK, Frame
+from oldphoto.report.snapshot import PREFIX
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -156,8 +157,21 @@ def sheet_from_folders(folders: list[Path], labels: list[str] | None, limit: int
     return Sheet(labels, names, grid)
 
 
+def stream_columns(frames: list[Frame]) -> list[tuple[str, str | None]]:
+    """(plane or "pixels", label) in sheet order: original, snapshots in pipe order,
+    true mask, detected mask, and the result (labelled None: named by the last filter)."""
+    snapshots: list[str] = []
+    for frame in frames:
+        snapshots += [k for k in frame.planes if k.startswith(PREFIX) and k not in snapshots]
+    columns = [(ORIGINAL, "original"), *[(k, k[len(PREFIX):]) for k in snapshots],
+               *STREAM_COLUMNS[1:]]
+    return [(key, label) for key, label in columns
+            if key == "pixels" or any(key in f.planes for f in frames)]
+
+
 def sheet_from_frames(frames: Iterable[Frame], labels: list[str] | None, limit: int) -> Sheet:
-    """Columns are what the frames carry: original, true and detected masks, and the result."""
+    """Columns are what the frames carry: original, snapshots, true and detected masks,
+    and the result."""
     kept: list[Frame] = []
     for frame in frames:
         kept.append(frame)
@@ -165,8 +179,7 @@ def sheet_from_frames(frames: Iterable[Frame], labels: list[str] | None, limit: 
             break
     if not kept:
         raise OldphotoError("no frames to compare")
-    present = [(key, label) for key, label in STREAM_COLUMNS
-               if key == "pixels" or any(key in f.planes for f in kept)]
+    present = stream_columns(kept)
     result_label = _result_label(kept[0])
     defaults = [label or result_label for _, label in present]
     grid = [[f.pixels if key == "pixels" else f.planes.get(key) for key, _ in present]

@@ -64,17 +64,17 @@ ROWS = (
 #: The paper-configuration checkpoints: file names first, then what a checkpoint's
 #: record must say, so a differently named file is still found.
 PAPER_CHECKPOINTS: dict[str, tuple[tuple[str, ...], Callable[[dict], bool]]] = {
-    "mlp": (("mlp-paper.pt", "colorize-mlp-paper.pt", "paper-mlp.pt"),
+    "mlp": (("colorize-mlp-paper.pt", "mlp-paper.pt"),
             lambda p: _kind(p, "colorize-mlp") and not _config(p, "l2")),
-    "mlp-l2": (("mlp-paper-l2.pt", "colorize-mlp-paper-l2.pt", "paper-mlp-l2.pt"),
+    "mlp-l2": (("colorize-mlp-paper-l2.pt", "mlp-paper-l2.pt"),
                lambda p: _kind(p, "colorize-mlp") and bool(_config(p, "l2"))),
-    "cnn-mse": (("cnn-paper-mse.pt", "colorize-cnn-paper-mse.pt", "paper-cnn-mse.pt"),
+    "cnn-mse": (("colorize-cnn-paper-mse.pt", "cnn-paper-mse.pt"),
                 lambda p: _kind(p, "colorize-cnn") and _model(p) == "paper-cnn"
                 and not _config(p, "alpha")),
-    "cnn-ce": (("cnn-paper-ce.pt", "colorize-cnn-paper-ce.pt", "paper-cnn-ce.pt"),
+    "cnn-ce": (("colorize-cnn-paper-mse-ce.pt", "cnn-paper-mse-ce.pt"),
                lambda p: _kind(p, "colorize-cnn") and _model(p) == "paper-cnn"
                and bool(_config(p, "alpha"))),
-    "cnn-resnet": (("resnet-paper.pt", "colorize-resnet-paper.pt", "paper-cnn-resnet.pt"),
+    "cnn-resnet": (("colorize-resnet-paper.pt", "resnet-paper.pt"),
                    lambda p: _kind(p, "colorize-resnet")
                    and p.get("arch", {}).get("cnn", {}).get("model") == "paper-cnn"),
 }
@@ -101,6 +101,7 @@ class BenchData:
     noisy: np.ndarray  # (N, H, W): grey with salt-and-pepper noise
     source: str
     cache: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    weights_dir: Path | None = None  # searched first for the paper checkpoints
 
 
 @dataclass
@@ -218,21 +219,40 @@ def _short(err: Exception) -> str:
     return text.replace(str(Path(__file__).resolve().parents[1]) + "/", "oldphoto/")
 
 
-def find_checkpoint(key: str) -> Path:
-    """A shipped paper-configuration checkpoint, by name or by what its record says."""
+def find_checkpoint(key: str, extra: Path | None = None) -> Path:
+    """A paper-configuration checkpoint, by name or by what its record says.
+
+    ``extra`` (``--weights-dir``) is searched before the shipped weights, so
+    checkpoints can be benched before they ship.
+    """
     from oldphoto.models.checkpoint import WEIGHTS_DIR, read_checkpoint
 
     names, matches = PAPER_CHECKPOINTS[key]
-    for name in names:
-        if (WEIGHTS_DIR / name).is_file():
-            return WEIGHTS_DIR / name
-    for path in sorted(WEIGHTS_DIR.glob("*.pt"), key=lambda p: ("paper" not in p.name, p.name)):
-        try:
-            if matches(read_checkpoint(path)):
-                return path
-        except OldphotoError:
-            continue
+    folders = [f for f in (extra, WEIGHTS_DIR) if f is not None]
+    for folder in folders:
+        for name in names:
+            if (folder / name).is_file():
+                return folder / name
+    for folder in folders:
+        for path in sorted(folder.glob("*.pt"), key=lambda p: ("paper" not in p.name, p.name)):
+            try:
+                if matches(read_checkpoint(path)):
+                    return path
+            except OldphotoError:
+                continue
     raise Missing(f"missing: oldphoto/weights/{names[0]}")
+
+
+def _shown(path: Path) -> str:
+    """A weights path as the report shows it: shipped ones by name, others relative."""
+    from oldphoto.models.checkpoint import WEIGHTS_DIR
+
+    if path.parent.resolve() == WEIGHTS_DIR.resolve():
+        return path.name
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def gray_from_lightness(truth: np.ndarray) -> list[np.ndarray]:
@@ -261,37 +281,58 @@ def estimates_for(spec: RowSpec, data: BenchData) -> tuple[list[np.ndarray], str
     if key == "noisy":
         return list(data.noisy), None
     if key == "lr-paper":
-        return run_filter("denoise-lr", list(data.noisy), variant="paper", window=5), None
+        return (run_filter("denoise-lr", list(data.noisy), variant="paper", window=5),
+                lr_weights("paper"))
     if key == "damf":
         return run_filter("denoise-damf", list(data.noisy)), None
     if key == "lr-default":
-        return denoised_default(data), None
+        return denoised_default(data), lr_weights("default")
     if key == "gray":
         return gray_from_lightness(data.truth), None
     if key in PAPER_CHECKPOINTS:
-        path = find_checkpoint(key)
+        path = find_checkpoint(key, data.weights_dir)
         kind = "colorize-mlp" if key.startswith("mlp") else (
             "colorize-resnet" if key == "cnn-resnet" else "colorize-cnn")
-        return run_filter(kind, list(data.truth), weights=str(path)), path.name
+        return run_filter(kind, list(data.truth), weights=str(path)), _shown(path)
     if key.endswith("-default"):
         name = "colorize-" + key.removesuffix("-default")
-        return run_filter(name, list(data.truth)), default_weights(name)
+        options, shown = colour_defaults(name, data.weights_dir)
+        return run_filter(name, list(data.truth), **options), shown
     if key == "pipe-gray":
         return [np.repeat(g[..., None], 3, axis=2) for g in denoised_default(data)], None
     if key == "pipe-cnn":
-        return run_filter("colorize-cnn", denoised_default(data)), default_weights("colorize-cnn")
+        options, shown = colour_defaults("colorize-cnn", data.weights_dir)
+        return run_filter("colorize-cnn", denoised_default(data), **options), shown
     raise OldphotoError(f"unknown bench row {key}")
 
 
-def default_weights(filter_name: str) -> str | None:
-    """The weights option's default of a registered filter, for the report."""
+def colour_defaults(filter_name: str, weights_dir: Path | None) -> tuple[dict[str, Any], str]:
+    """Options of a colouriser's default row, and its weights as the report names them.
+
+    ``--weights-dir``'s NAME.pt stands in for the shipped default when it is there.
+    """
     from oldphoto.plugins import registered_filters
 
+    candidate = weights_dir / f"{filter_name}.pt" if weights_dir else None
+    if candidate is not None and candidate.is_file():
+        return {"weights": str(candidate)}, _shown(candidate)
     info = registered_filters().get(filter_name)
-    for option in info.cls.options if info else ():
-        if option.name == "weights" and option.default:
-            return str(option.default)
-    return None
+    shown = next((str(o.default) for o in (info.cls.options if info else ())
+                  if o.name == "weights" and o.default), filter_name)
+    return {}, shown
+
+
+def lr_weights(variant: str) -> str | None:
+    """The shipped denoise-lr weights of a variant, with how they were trained."""
+    try:
+        from oldphoto.denoise.regression import load_denoiser, shipped_weights
+
+        path = shipped_weights(variant, 5)
+        record = load_denoiser(path).record
+    except (ImportError, OldphotoError):
+        return None
+    data = Path(str(record.get("data", "?"))).name
+    return f"{path.name} ({record.get('solver', '?')}, {data})"
 
 
 # --------------------------------------------------------------------------- scoring
@@ -411,15 +452,21 @@ def print_table(results: list[RowResult], header: str) -> None:
 
 
 def run_paper_bench(data: Path | None, limit: int, density: float, seed: int,
-                    json_path: Path | None, markdown: Path | None, plot: Path | None) -> None:
+                    json_path: Path | None, markdown: Path | None, plot: Path | None,
+                    weights_dir: Path | None = None, threads: int = 1) -> None:
     """The whole bench: load, run every row, print, and write what was asked."""
     from oldphoto.codecs import write_atomically
     from oldphoto.console import say
 
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     command = shlex.join(["oldphoto", *sys.argv[1:]]) if sys.argv[1:2] == ["bench"] else \
         "oldphoto bench paper"
     started = time.perf_counter()
     bench = make_data(Path(data) if data else default_data(), limit, density, seed)
+    bench.weights_dir = weights_dir
     say(f"bench paper: {len(bench.truth)} images loaded")
     results = run_rows(bench, progress=lambda line: say(f"bench paper: {line}"))
     header = describe(bench, density, seed)
