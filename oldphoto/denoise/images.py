@@ -29,21 +29,10 @@ def list_images(folder: Path, limit: int | None = None, every: int = 1) -> list[
 
 
 def read_grey(path: Path) -> np.ndarray:
-    """One image as grey float32 in [0, 1] (colour through BT.601 luma, alpha dropped)."""
-    try:
-        from oldphoto.codecs import read_image  # the project's reader, once it exists
-    except ImportError:
-        read_image = None
-    if read_image is not None:
-        return to_grey(read_image(Path(path)).pixels)
-    import imageio.v3 as iio
+    """One image as grey float32 in [0, 1] (colour through BT.601 luma), via the project's reader."""
+    from oldphoto.codecs import read_image
 
-    array = np.asarray(iio.imread(path))
-    scale = float(np.iinfo(array.dtype).max) if array.dtype.kind in "ui" else 1.0
-    pixels = array.astype(np.float32) / scale
-    if pixels.ndim == 3:
-        pixels = pixels[..., :3] if pixels.shape[2] >= 3 else pixels[..., 0]
-    return to_grey(pixels)
+    return to_grey(read_image(Path(path)).pixels)
 
 
 def read_folder(folder: Path, limit: int | None = None, every: int = 1) -> list[np.ndarray]:

@@ -81,7 +81,13 @@ def run_study(
     training = read_folder(train_data)
     testing = read_folder(test_data, test_limit)
 
-    def fit(images, densities, variant="paper", window=5, solver="lstsq"):
+    def fit(
+        images: Sequence[np.ndarray],
+        densities: Sequence[float],
+        variant: str = "paper",
+        window: int = 5,
+        solver: str = "lstsq",
+    ) -> LinearDenoiser:
         plan = TrainingPlan(
             densities=tuple(densities),
             window=window,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,20 +82,14 @@ def advance(sample: Sample, model: LinearDenoiser, stage: int) -> None:
     sample.source[sample.rows, sample.cols] = estimate
 
 
-def iter_samples(
-    images: Sequence[np.ndarray], plan: TrainingPlan, edges: np.ndarray
-) -> Callable[[], list[Sample]]:
-    """A reproducible factory of every (image, density) sample; the noise is fixed by seed."""
-
-    def build() -> list[Sample]:
-        out = []
-        for index, clean in enumerate(images):
-            for d_index, density in enumerate(plan.densities):
-                rng = np.random.default_rng([plan.seed, index, d_index])
-                out.append(corrupt(clean, density, rng, plan.variant, edges))
-        return out
-
-    return build
+def build_samples(images: Sequence[np.ndarray], plan: TrainingPlan, edges: np.ndarray) -> list[Sample]:
+    """Every (image, density) sample; each one's noise is fixed by (seed, image, density)."""
+    samples = []
+    for index, clean in enumerate(images):
+        for d_index, density in enumerate(plan.densities):
+            rng = np.random.default_rng([plan.seed, index, d_index])
+            samples.append(corrupt(clean, density, rng, plan.variant, edges))
+    return samples
 
 
 def solve_lstsq(samples: Sequence[Sample], window: int, bands: int) -> np.ndarray:
@@ -158,7 +152,7 @@ def train(images: Sequence[np.ndarray], plan: TrainingPlan, record: dict | None 
     per_band = plan.per_band and plan.variant == "default"
     edges = band_edges(plan.densities, per_band)
     bands = len(edges) - 1
-    samples = iter_samples(images, plan, edges)()
+    samples = build_samples(images, plan, edges)
     rng = np.random.default_rng(plan.seed)
     stages: list[np.ndarray] = []
     metrics: dict[str, float] = {}
