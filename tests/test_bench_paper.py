@@ -127,3 +127,21 @@ def test_bench_paper_runs_on_cifar(shared_dir: Path, tmp_path: Path) -> None:
     assert 20 < rows["gray"]["psnr"] < 35  # doing nothing: about 25-27 dB on CIFAR-10
     assert rows["noisy"]["mse_pct"] > rows["gray"]["mse_pct"]
     assert "Table 1" in result.stdout.decode()
+
+
+def test_paper_checkpoints_are_told_from_the_defaults_by_their_record() -> None:
+    from oldphoto.report.paper import PAPER_CHECKPOINTS
+
+    def payload(kind: str, model: str, **config: object) -> dict:
+        return {"kind": kind, "arch": {"model": model}, "record": {"config": config}}
+
+    default_mlp = payload("colorize-mlp", "mlp", loss="psnr", l2=0.0)
+    paper_mlp = payload("colorize-mlp", "mlp", loss="rgb-direct", l2=0.0)
+    paper_mlp_l2 = payload("colorize-mlp", "mlp", loss="rgb-direct", l2=1e-3)
+    default_cnn = payload("colorize-cnn", "unet", loss="psnr", alpha=0.01)
+    paper_ce = payload("colorize-cnn", "paper-cnn", loss="ab", alpha=0.01)
+    match = {key: rule for key, (_, rule) in PAPER_CHECKPOINTS.items()}
+    assert not match["mlp"](default_mlp) and match["mlp"](paper_mlp)
+    assert match["mlp-l2"](paper_mlp_l2) and not match["mlp-l2"](paper_mlp)
+    assert not match["cnn-ce"](default_cnn) and match["cnn-ce"](paper_ce)
+    assert not match["cnn-mse"](paper_ce)

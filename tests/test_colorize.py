@@ -97,7 +97,9 @@ def test_tall_and_wide_grey_images_are_not_tinted(shape) -> None:
     (rgb, _), = Colouriser("colorize-cnn").colourise([flat])
     assert rgb.shape == (*shape, 3)
     ab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])[0, 1:]
-    assert float(ab.norm(dim=0).mean()) < 8.0
+    # A flat field may get a faint guess (sky, sepia: |a*b*| ~ 3-8), never a strong cast.
+    assert float(ab.norm(dim=0).mean()) < 15.0
+    assert np.abs(_lightness(rgb) - _lightness(np.repeat(flat[..., None], 3, 2))).max() < 0.5
 
 
 def test_filter_records_class_and_confidence(tmp_path) -> None:

@@ -144,8 +144,10 @@ def contact_sheet(data: Path, weights: list[str], output: Path, count: int, heig
     files = list_images(data, count)
     truths = [read_rgb(path) for path in files]
     columns = [[grey_baseline(t) for t in truths]]
-    for name in weights:
-        columns.append([rgb for rgb, _ in Colouriser(name).colourise(truths)])
+    for spec in weights:
+        name, _, gain = spec.partition("@")
+        colouriser = Colouriser(name, saturation=float(gain) if gain else -1.0)
+        columns.append([rgb for rgb, _ in colouriser.colourise(truths)])
     columns.append(truths)
     rows = []
     for index in range(len(truths)):

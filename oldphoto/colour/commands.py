@@ -139,7 +139,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         ema: EmaOpt = 0.999, device: DeviceOpt = "cpu", seed: SeedOpt = 0,
         resume: ResumeOpt = None, threads: ThreadsOpt = 0, cache_dir: CacheOpt = None,
         init: Annotated[Path | None, typer.Option(help="Start from this checkpoint's weights.")] = None,
-        min_colourfulness: MinColourOpt = 0.4,
+        min_colourfulness: MinColourOpt = 0.0,
         quiet: QuietOpt = False,
     ) -> None:
         """Train the fusion CNN colouriser (paper variant or the shipped unet default)."""
@@ -202,7 +202,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         init: Annotated[
             Path | None, typer.Option(help="Start the CNN part from a colorize-cnn checkpoint.")
         ] = None,
-        min_colourfulness: MinColourOpt = 0.4,
+        min_colourfulness: MinColourOpt = 0.0,
         quiet: QuietOpt = False,
     ) -> None:
         """Train a fusion CNN whose global prior includes a frozen ResNet's features."""
@@ -317,7 +317,9 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
     def bench_sheet(
         data: Annotated[Path, typer.Option("--data", help="Folder of colour photos.")],
         output: Annotated[Path, typer.Option("--output", "-o", help="PNG to write.")],
-        weights: Annotated[list[str], typer.Option("--weights", help="Columns, in order.")],
+        weights: Annotated[
+            list[str], typer.Option("--weights", help="Columns, in order; NAME@GAIN sets --saturation.")
+        ],
         count: Annotated[int, typer.Option(help="Rows (photos, evenly spaced).")] = 4,
         height: Annotated[int, typer.Option(help="Row height in pixels.")] = 160,
     ) -> None:

@@ -65,9 +65,9 @@ ROWS = (
 #: record must say, so a differently named file is still found.
 PAPER_CHECKPOINTS: dict[str, tuple[tuple[str, ...], Callable[[dict], bool]]] = {
     "mlp": (("colorize-mlp-paper.pt", "mlp-paper.pt"),
-            lambda p: _kind(p, "colorize-mlp") and not _config(p, "l2")),
+            lambda p: _paper_mlp(p) and not _config(p, "l2")),
     "mlp-l2": (("colorize-mlp-paper-l2.pt", "mlp-paper-l2.pt"),
-               lambda p: _kind(p, "colorize-mlp") and bool(_config(p, "l2"))),
+               lambda p: _paper_mlp(p) and bool(_config(p, "l2"))),
     "cnn-mse": (("colorize-cnn-paper-mse.pt", "cnn-paper-mse.pt"),
                 lambda p: _kind(p, "colorize-cnn") and _model(p) == "paper-cnn"
                 and not _config(p, "alpha")),
@@ -78,6 +78,11 @@ PAPER_CHECKPOINTS: dict[str, tuple[tuple[str, ...], Callable[[dict], bool]]] = {
                    lambda p: _kind(p, "colorize-resnet")
                    and p.get("arch", {}).get("cnn", {}).get("model") == "paper-cnn"),
 }
+
+
+def _paper_mlp(payload: dict) -> bool:
+    """The paper's MLP predicts RGB directly; the shipped default predicts a*b*."""
+    return _kind(payload, "colorize-mlp") and _config(payload, "loss") == "rgb-direct"
 
 
 def _kind(payload: dict, kind: str) -> bool:
