@@ -35,7 +35,9 @@ IMAGE_EXTENSIONS = {
     ".pbm": "pnm",
 }
 FORMAT_SUFFIX = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "bmp": ".bmp", "webp": ".webp",
-                 "pnm": ".pnm"}
+                 "pnm": ".pnm", "stream": ".oldphoto"}
+#: Files with this suffix hold an oldphoto stream (``--to stream``), not an image.
+STREAM_SUFFIX = ".oldphoto"
 SIXTEEN_BIT_FORMATS = {"png", "tiff", "pnm"}
 ALPHA_FORMATS = {"png", "tiff", "webp"}
 
@@ -45,7 +47,8 @@ TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*")
 
 def format_of(name: str) -> str | None:
     """The format a file name asks for, by extension (case-insensitive), or None."""
-    return IMAGE_EXTENSIONS.get(Path(name).suffix.lower())
+    suffix = Path(name).suffix.lower()
+    return "stream" if suffix == STREAM_SUFFIX else IMAGE_EXTENSIONS.get(suffix)
 
 
 def normalise_format(fmt: str) -> str:
@@ -56,7 +59,9 @@ def normalise_format(fmt: str) -> str:
         return IMAGE_EXTENSIONS[key]
     if key[1:] in FORMAT_SUFFIX:
         return key[1:]
-    raise OldphotoError(f"--to {fmt}: unsupported format (use one of png, jpg, tif, bmp, webp, pnm)")
+    raise OldphotoError(
+        f"--to {fmt}: unsupported format (use one of png, jpg, tif, bmp, webp, pnm, stream)"
+    )
 
 
 def read_image(path: str | os.PathLike[str], name: str | None = None) -> Frame:
@@ -185,7 +190,7 @@ def encode_image(frame: Frame, fmt: str) -> bytes:
         stacked = pixels[..., None] if pixels.ndim == 2 else pixels
         pixels = np.concatenate([stacked, alpha[..., None]], axis=2)
     scale, dtype = (65535.0, np.uint16) if sixteen else (255.0, np.uint8)
-    array = np.rint(np.clip(pixels, 0.0, 1.0) * scale).astype(dtype)
+    array = np.ascontiguousarray(np.rint(np.clip(pixels, 0.0, 1.0) * scale).astype(dtype))
     if fmt == "png":
         import imagecodecs
 

@@ -71,6 +71,4 @@ def as_pixels(array: np.ndarray) -> np.ndarray:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] != 3):
         raise ValueError(f"pixels must be (H, W) or (H, W, 3), got shape {array.shape}")
-    if array.dtype != np.float32:
-        array = array.astype(np.float32)
-    return array
+    return np.ascontiguousarray(array, dtype=np.float32)

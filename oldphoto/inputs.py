@@ -76,10 +76,30 @@ def iter_frames(items: list[Item], stdin: BinaryIO | None = None) -> Iterator[Fr
         if item.path is None:
             yield from _from_stdin(stdin if stdin is not None else sys.stdin.buffer)
             continue
+        if _is_stream_file(item.path):
+            with item.path.open("rb") as handle:
+                yield from _from_stream(handle, item.label)
+            continue
         try:
             yield read_image(item.path, name=item.name)
         except OldphotoError as err:
             yield Failure(item.label, str(err))
+
+
+def _is_stream_file(path: Path) -> bool:
+    """A saved stream (``--to stream``) is read as frames, whatever its name."""
+    try:
+        with path.open("rb") as handle:
+            return is_stream(handle.read(len(MAGIC)))
+    except OSError:
+        return False
+
+
+def _from_stream(source: BinaryIO, label: str, first: bytes = b"") -> Iterator[Frame | Failure]:
+    try:
+        yield from read_stream(source, label, first)
+    except InputError as err:
+        yield Failure(label, str(err))
 
 
 def _from_stdin(source: BinaryIO) -> Iterator[Frame | Failure]:
@@ -89,10 +109,7 @@ def _from_stdin(source: BinaryIO) -> Iterator[Frame | Failure]:
         yield Failure(label, f"{label}: empty input (pipe an image or an oldphoto stream)")
         return
     if is_stream(first):
-        try:
-            yield from read_stream(source, label, first)
-        except InputError as err:
-            yield Failure(label, str(err))
+        yield from _from_stream(source, label, first)
         return
     try:
         data = first + source.read()

@@ -45,6 +45,9 @@ class Sink:
     def close(self) -> None:
         """Finish the destination (end a stream)."""
 
+    def abort(self) -> None:
+        """The run failed: leave no half-written output behind."""
+
 
 class StreamSink(Sink):
     """Frames as an oldphoto stream, for the next command in a pipe."""
@@ -58,6 +61,42 @@ class StreamSink(Sink):
 
     def close(self) -> None:
         self.writer.close()
+
+
+class StreamFileSink(Sink):
+    """``-o saved.oldphoto`` or ``--to stream``: keep a stream in a file, to pipe on later."""
+
+    def __init__(self, path: Path, overwrite: bool, inputs: set[Path]) -> None:
+        if path.resolve() in inputs:
+            raise OldphotoError(f"{path}: refusing to overwrite an input")
+        if path.exists() and not overwrite:
+            raise OldphotoError(f"{path}: exists (use --overwrite)")
+        self.path = path
+        self.temp = path.with_name(f".{path.name}.tmp")
+        self.handle: BinaryIO | None = None
+        self.writer: StreamWriter | None = None
+
+    def _open(self) -> StreamWriter:
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = self.temp.open("wb")
+            self.writer = StreamWriter(self.handle)
+        return self.writer
+
+    def write(self, frame: Frame) -> WriteResult:
+        self._open().write(frame)
+        return WriteResult(written=self.path)
+
+    def close(self) -> None:
+        self._open().close()
+        assert self.handle is not None
+        self.handle.close()
+        os.replace(self.temp, self.path)
+
+    def abort(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.temp.unlink(missing_ok=True)
 
 
 class StdoutFileSink(Sink):
@@ -131,6 +170,9 @@ def choose_sink(output: str | None, to: str | None, overwrite: bool, many: bool,
     fmt = normalise_format(to) if to else None
     if output is not None and output != "-":
         target = Path(output)
+        inputs = {p.resolve() for p in input_files}
+        if fmt == "stream" or format_of(target.name) == "stream":
+            return StreamFileSink(target, overwrite, inputs)
         as_folder = target.is_dir() or output.endswith(("/", os.sep)) or many or bool(input_roots)
         if as_folder and target.exists() and not target.is_dir():
             raise OldphotoError(f"-o {target}: is a file, but the input has several images")
@@ -142,7 +184,6 @@ def choose_sink(output: str | None, to: str | None, overwrite: bool, many: bool,
             root = root.resolve()
             if resolved == root or root in resolved.parents:
                 raise OldphotoError(f"-o {target}: output folder is inside the input folder {root}")
-        inputs = {p.resolve() for p in input_files}
         return PathSink(target, as_folder, fmt, overwrite, inputs)
     out = stdout if stdout is not None else sys.stdout.buffer
     fileno = _fileno(out)
@@ -150,7 +191,8 @@ def choose_sink(output: str | None, to: str | None, overwrite: bool, many: bool,
         raise OldphotoError(TERMINAL_HINT)
     mode = os.fstat(fileno).st_mode if fileno is not None else 0
     if fileno is not None and stat.S_ISREG(mode):
-        return StdoutFileSink(out, fmt or _stdout_format(fileno))
+        fmt = fmt or _stdout_format(fileno)
+        return StreamSink(out) if fmt == "stream" else StdoutFileSink(out, fmt)
     return StreamSink(out)
 
 

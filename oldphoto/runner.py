@@ -54,6 +54,15 @@ def run_filter(cls: type[Filter], values: dict[str, Any], run: RunOptions) -> in
     files = [item.path for item in items if item.path is not None]
     sink = choose_sink(run.output, run.to, run.overwrite, len(items) > 1, files, roots)
     try:
+        return _run(cls, values, run, items, sink, prefix)
+    except BaseException:
+        sink.abort()
+        raise
+
+
+def _run(cls: type[Filter], values: dict[str, Any], run: RunOptions, items: list,
+         sink: Any, prefix: str) -> int:
+    try:
         filt = cls(device=run.device, **values)
     except ValueError as err:
         raise OldphotoError(str(err)) from None
@@ -105,11 +114,17 @@ def _run_batch(filt: Filter, batch: list[Frame | Failure], sink: Any, tally: Tal
             tally.failed += 1
             progress.log(f"{prefix}: {err}")
             continue
+        except BrokenPipeError:
+            raise
         except OSError as err:
-            if isinstance(err, BrokenPipeError):
-                raise
             tally.failed += 1
             progress.log(f"{prefix}: {frame.name}: cannot write ({err.strerror or err})")
+            continue
+        except Exception as err:  # an encoder's surprise: one line, keep going
+            if os.environ.get("OLDPHOTO_DEBUG"):
+                raise
+            tally.failed += 1
+            progress.log(f"{prefix}: {frame.name}: cannot encode ({type(err).__name__}: {err})")
             continue
         if result.skipped:
             tally.skipped += 1

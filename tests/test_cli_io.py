@@ -166,3 +166,19 @@ def test_sixteen_bit_scan_stays_sixteen_bit_through_a_pipe(tmp_path: Path) -> No
     back = iio.imread(out)
     assert back.dtype == np.uint16
     np.testing.assert_array_equal(back, ramp)
+
+
+def test_a_stream_saved_to_a_file_pipes_on_later(photo: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "aged.oldphoto"
+    made = run_cli("age", str(photo), "--seed", "2", "--keep-original", "-o", str(saved))
+    assert made.returncode == 0, made.stderr
+    assert saved.read_bytes().startswith(MAGIC)
+    redirected = tmp_path / "again.bin"
+    with redirected.open("wb") as handle:
+        run_cli("age", str(photo), "--seed", "2", "--keep-original", "--to", "stream",
+                stdout=handle)
+    assert redirected.read_bytes() == saved.read_bytes()
+    out = tmp_path / "grey.png"
+    result = run_cli("gray", str(saved), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert iio.imread(out).shape == (128, 96)
