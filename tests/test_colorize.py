@@ -74,6 +74,7 @@ def test_output_keeps_the_inputs_full_resolution_lightness(tmp_path, shape) -> N
     colouriser = Colouriser(_tinted_checkpoint(tmp_path), detector="none")
     (rgb, info), = colouriser.colourise([pixels])
     assert rgb.shape == (*shape[:2], 3) and rgb.dtype == np.float32
+    assert rgb.flags.c_contiguous  # encoders need plain C order
     expected = _lightness(np.repeat(pixels[..., None], 3, 2) if pixels.ndim == 2 else pixels)
     assert np.abs(_lightness(rgb) - expected).max() < 0.5
     assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 0.01  # it did add colour
@@ -166,6 +167,31 @@ def test_data_folders_with_and_without_classes(tmp_path) -> None:
     plain = load_image_set(tmp_path / "plain", 8, cache_dir=tmp_path / "cache")
     assert not plain.has_labels and (plain.labels == -1).all()
     assert load_image_set(tmp_path / "plain", 8, cache_dir=tmp_path / "cache").images.shape[0] == 2
+
+
+def test_cifar_python_batches_load_and_refuse_code(tmp_path) -> None:
+    import pickle
+
+    batches = tmp_path / "cifar"
+    batches.mkdir()
+    data = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
+    with (batches / "data_batch_1").open("wb") as handle:
+        pickle.dump({b"data": data, b"labels": [3, 1]}, handle)
+    with (batches / "batches.meta").open("wb") as handle:
+        pickle.dump({b"label_names": [f"c{i}".encode() for i in range(10)]}, handle)
+    loaded = load_image_set(batches, 32)
+    assert loaded.images.shape == (2, 32, 32, 3) and list(loaded.labels) == [3, 1]
+    assert loaded.classes[3] == "c3"
+    assert (loaded.images[0, 0, 0] == data[0, [0, 1024, 2048]]).all()
+
+    class Boom:
+        def __reduce__(self):
+            return (print, ("pickle code ran",))
+
+    with (batches / "data_batch_1").open("wb") as handle:
+        pickle.dump({b"data": Boom(), b"labels": []}, handle)
+    with pytest.raises(OldphotoError, match="data_batch_1"):
+        load_image_set(batches, 32)
 
 
 def test_checkpoints_refuse_pickled_code(tmp_path) -> None:

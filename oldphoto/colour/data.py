@@ -46,21 +46,37 @@ def _is_cifar_batches(folder: Path) -> bool:
     return (folder / "data_batch_1").is_file() or (folder / "test_batch").is_file()
 
 
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickles numpy arrays and plain containers only: a CIFAR batch cannot run code."""
+
+    ALLOWED = frozenset({"_reconstruct", "ndarray", "dtype", "scalar"})
+
+    def find_class(self, module: str, name: str) -> object:
+        if module.split(".")[0] == "numpy" and name in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing {module}.{name}")
+
+
+def _unpickle(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return _ArraysOnly(handle, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError) as err:
+        raise OldphotoError(f"{path}: not a CIFAR-10 python batch ({err})") from err
+
+
 def _load_cifar_batches(folder: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """CIFAR-10 python batches (trusted, well-known pickles of numpy arrays and lists)."""
+    """CIFAR-10's python batches, read with an unpickler that only builds arrays."""
     names = sorted(folder.glob("data_batch_*")) or [folder / "test_batch"]
     images, labels = [], []
     for path in names:
-        with path.open("rb") as handle:
-            batch = pickle.load(handle, encoding="bytes")
+        batch = _unpickle(path)
         images.append(np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32))
         labels.append(np.asarray(batch[b"labels"], np.int64))
     classes = [f"class{i}" for i in range(10)]
     meta = folder / "batches.meta"
     if meta.is_file():
-        with meta.open("rb") as handle:
-            info = pickle.load(handle, encoding="bytes")
-        classes = [name.decode() for name in info[b"label_names"]]
+        classes = [name.decode() for name in _unpickle(meta)[b"label_names"]]
     return np.concatenate(images).transpose(0, 2, 3, 1), np.concatenate(labels), classes
 
 

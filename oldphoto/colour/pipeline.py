@@ -137,7 +137,7 @@ class Colouriser:
         ab = ab[:, :, :h, :w] * self.saturation
         ab = F.interpolate(ab, size=item.lightness.shape[-2:], mode="bilinear", align_corners=False)
         rgb = lab_to_rgb(torch.cat([item.lightness, ab], dim=1))
-        return rgb[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+        return np.ascontiguousarray(rgb[0].permute(1, 2, 0).cpu().numpy(), dtype=np.float32)
 
     def _class_info(self, probs: torch.Tensor | None) -> dict[str, Any]:
         info: dict[str, Any] = {"weights": self.path.name, "model": self.kind}
