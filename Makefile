@@ -31,7 +31,7 @@ demo: $(STAMP)
 	@echo "Aged photos in out/demo/aged/, restored ones in out/demo/restored/"
 
 test: $(STAMP)
-	$(BIN)/ruff check oldphoto tests plugins
+	$(BIN)/ruff check oldphoto tests plugins benchmarks
 	$(BIN)/python -m pytest
 
 clean:

@@ -575,7 +575,9 @@ def main() -> None:
     report.machine["load_average_after"] = " / ".join(
         f"{x:.2f}" for x in __import__("os").getloadavg())
     report.machine["benchmark_minutes"] = f"{(time.perf_counter() - started) / 60:.1f}"
-    command = shlex.join(["python", "benchmarks/run.py", *sys.argv[1:]])
+    shown = [a for i, a in enumerate(sys.argv[1:]) if a != "--json"
+             and (i == 0 or sys.argv[i] != "--json")]  # --json only saves raw numbers
+    command = shlex.join(["python", "benchmarks/run.py", *shown])
     args.out.write_text(markdown(report, command))
     if args.json:
         args.json.write_text(json.dumps(report.__dict__, indent=2, default=str) + "\n")

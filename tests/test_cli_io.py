@@ -182,3 +182,11 @@ def test_a_stream_saved_to_a_file_pipes_on_later(photo: Path, tmp_path: Path) ->
     result = run_cli("gray", str(saved), "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert iio.imread(out).shape == (128, 96)
+
+
+def test_outputs_get_the_usual_file_mode(photo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.png"
+    assert run_cli("gray", str(photo), "-o", str(out)).returncode == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask

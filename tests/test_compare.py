@@ -124,7 +124,8 @@ def test_snapshots_become_columns_in_pipe_order() -> None:
                   {"name": "p.png", "history": [{"filter": "age", "options": {}}]})
     aged = SnapshotFilter().process_frame(frame)
     denoised = SnapshotFilter(label="denoised").process_frame(aged.replace(pixels=solid(GREEN)))
-    denoised.meta["history"].append({"filter": "colorize-cnn", "options": {}})
+    denoised.meta["history"] += [{"filter": "colorize-cnn", "options": {}},
+                                 {"filter": "score", "options": {}}]  # a pass-through
     sheet = sheet_from_frames([denoised], None, limit=5)
     assert sheet.labels == ["original", "age", "denoised", "colorize-cnn"]
     assert sheet.grid[0][1][0, 0, 0] == 1.0  # the red aged picture, kept

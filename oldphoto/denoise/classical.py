@@ -13,6 +13,8 @@ from oldphoto.denoise.windows import gather, padded
 #: Extreme values that DAMF and the adaptive median treat as noise (0 and 255 in 8 bits).
 EXTREME_TOLERANCE = 0.5 / 255.0
 DAMF_MAX_WINDOW = 21
+#: Pixels filled per gather: at most 65536 x 441 x 8 B = 231 MB of window indices.
+FILL_CHUNK = 1 << 16
 
 
 def extreme_mask(image: np.ndarray) -> np.ndarray:
@@ -87,17 +89,21 @@ def _median_of_clean(values: np.ndarray, clean: np.ndarray) -> np.ndarray:
     return 0.5 * (lower + upper)
 
 
-def fill_from_clean(image: np.ndarray, noisy: np.ndarray, max_window: int = DAMF_MAX_WINDOW) -> np.ndarray:
+def fill_from_clean(image: np.ndarray, noisy: np.ndarray, max_window: int = DAMF_MAX_WINDOW,
+                    chunk: int = FILL_CHUNK) -> np.ndarray:
     """Replace each noisy pixel by the median of the clean pixels in the smallest window
     (3x3, 5x5, ... up to ``max_window``) that holds any; beyond that, the clean median.
 
     Windows grow only for the pixels still unfilled, so cost follows the noise.
+    Pixels are filled ``chunk`` at a time: each depends only on the input and
+    the mask, so the result is the same, and memory stays bounded on photos
+    whose large pure black areas send a million pixels to 21x21 windows.
     """
     image = np.asarray(image, np.float32)
     noisy = np.asarray(noisy, bool)
     out = image.copy()
-    rows, cols = np.nonzero(noisy)
-    if rows.size == 0:
+    all_rows, all_cols = np.nonzero(noisy)
+    if all_rows.size == 0:
         return out
     if noisy.all():
         out[:] = 0.5
@@ -105,17 +111,23 @@ def fill_from_clean(image: np.ndarray, noisy: np.ndarray, max_window: int = DAMF
     radius = max_window // 2
     pixels_padded = padded(image, radius)
     clean_padded = padded(~noisy, radius)
-    for size in range(3, max_window + 1, 2):
-        if rows.size == 0:
-            break
-        clean = gather(clean_padded, rows, cols, size, radius)
-        found = clean.any(axis=1)
-        if found.any():
-            values = gather(pixels_padded, rows[found], cols[found], size, radius)
-            out[rows[found], cols[found]] = _median_of_clean(values, clean[found])
-        rows, cols = rows[~found], cols[~found]
-    if rows.size:
-        out[rows, cols] = float(np.median(image[~noisy]))
+    unfilled = False
+    for start in range(0, all_rows.size, chunk):
+        rows, cols = all_rows[start:start + chunk], all_cols[start:start + chunk]
+        for size in range(3, max_window + 1, 2):
+            if rows.size == 0:
+                break
+            clean = gather(clean_padded, rows, cols, size, radius)
+            found = clean.any(axis=1)
+            if found.any():
+                values = gather(pixels_padded, rows[found], cols[found], size, radius)
+                out[rows[found], cols[found]] = _median_of_clean(values, clean[found])
+            rows, cols = rows[~found], cols[~found]
+        if rows.size:
+            out[rows, cols] = np.nan  # no clean pixel within reach: filled below
+            unfilled = True
+    if unfilled:
+        out[np.isnan(out)] = float(np.median(image[~noisy]))
     return out
 
 

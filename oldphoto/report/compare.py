@@ -187,9 +187,17 @@ def sheet_from_frames(frames: Iterable[Frame], labels: list[str] | None, limit: 
     return Sheet(_labels(labels, defaults), [f.name for f in kept], grid)
 
 
+#: Filters that pass the picture on unchanged: the result is named after the one before.
+PASS_THROUGH = {"score", "snapshot", "convert"}
+
+
 def _result_label(frame: Frame) -> str:
-    history = frame.meta.get("history") or []
-    return str(history[-1].get("filter", "result")) if history else "result"
+    """The last filter that changed the picture (e.g. colorize-cnn), else 'result'."""
+    for entry in reversed(frame.meta.get("history") or []):
+        name = str(entry.get("filter", ""))
+        if name and name not in PASS_THROUGH:
+            return name
+    return "result"
 
 
 def _labels(given: list[str] | None, defaults: list[str]) -> list[str]:

@@ -403,7 +403,9 @@ def table_cells(result: RowResult) -> list[str]:
 
 def describe(data: BenchData, density: float, seed: int) -> str:
     count, height, width = data.truth.shape[:3]
-    source = data.source.replace(str(Path.home()), "~")
+    import os
+
+    source = os.path.relpath(data.source) if Path(data.source).is_absolute() else data.source
     return (f"{count} CIFAR-10 test images ({width}x{height}, the shared JPEG copy) from "
             f"{source}; de-noising rows: {density:.0%} salt-and-pepper on BT.601 grey, seed "
             f"{seed}. De-noising rows are scored against the grey truth, colour rows against "

@@ -122,6 +122,10 @@ def plot_paper_rows(rows: list[dict[str, Any]], path: Path) -> Path | None:
     figure, axis = plt.subplots(figsize=(1.3 * len(paired) + 3, 4.2))
     axis.bar(index - 0.2, [r["paper_mse_pct"] for r in paired], 0.4, label="paper")
     axis.bar(index + 0.2, [r["mse_pct"] for r in paired], 0.4, label="ours")
+    gray = next((r["mse_pct"] for r in rows if r.get("key") == "gray" and r.get("mse_pct")), None)
+    if gray is not None:  # the bar a colouriser has to clear
+        axis.axhline(gray, color="grey", linestyle="--", linewidth=1,
+                     label=f"gray, a*b* = 0 ({gray:.2f}%)")
     axis.set_xticks(index, [r["label"] for r in paired], rotation=20, ha="right", fontsize=8)
     axis.set_ylabel("MSE % on [0, 1]")
     axis.set_title("Table 1: paper vs ours (lower is better)")
