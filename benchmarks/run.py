@@ -75,7 +75,6 @@ class Report:
     targets: dict[str, tuple[bool | None, str]] = field(default_factory=dict)
     profiles: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
-    proposals: dict[str, str] = field(default_factory=dict)
 
 
 def log(message: str) -> None:
@@ -341,20 +340,6 @@ def bench_memory(report: Report, work: Path, megapixels: float) -> None:
         log(f"memory {label}: {rss:.0f} MiB in {wall:.1f} s")
 
 
-# ----------------------------------------------------------------------------- proposals
-
-
-def bench_proposals(report: Report, megapixels: float) -> None:
-    """Before/after of fixes proposed to other modules (run as their own scripts)."""
-    script = Path(__file__).with_name("chunked_fill.py")
-    done = subprocess.run([sys.executable, str(script), "--megapixels", f"{megapixels:g}"],
-                          capture_output=True, text=True, check=True)
-    lines = [line for line in done.stdout.splitlines() if line.strip()]
-    report.proposals[f"DAMF in chunks (`python benchmarks/chunked_fill.py --megapixels "
-                     f"{megapixels:g}`)"] = "\n".join(lines)
-    log("proposal: " + " | ".join(lines))
-
-
 # ----------------------------------------------------------------------------- targets
 
 
@@ -432,13 +417,6 @@ def markdown(report: Report, command: str) -> str:
     if report.errors:
         out += ["", "## Sections that failed", ""]
         out += [f"- {name}: `{text}`" for name, text in report.errors.items()]
-    if report.proposals:
-        out += ["", "## Proposed fixes, before and after", "",
-                "Fixes to other teams' modules, measured here but not applied: each script "
-                "checks the output is unchanged, then runs the old and the new code in fresh "
-                "processes.", ""]
-        for name, text in report.proposals.items():
-            out += [f"### {name}", "", "```", text, "```", ""]
     if report.profiles:
         out += ["", "## Profiles of missed targets", ""]
         for name, text in report.profiles.items():
@@ -561,7 +539,6 @@ def main() -> None:
                                            1 if args.quick else 3),
             "memory": lambda: bench_memory(report, work, report.memory_mp),
             "hard-case": lambda: bench_hard_case(report, max(sizes), repeats[max(sizes)]),
-            "proposals": lambda: bench_proposals(report, report.memory_mp),
             "targets": lambda: check_targets(report, max(sizes)),
         }
         for name, run in sections.items():
