@@ -25,6 +25,16 @@ def shared_dir() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Small tensors: one torch thread avoids oversubscription on shared CPUs."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def run_cli(*args: str, stdin: bytes | None = None, stdout: object = None,
             env: dict[str, str] | None = None, cwd: Path | None = None):
     """Run ``python -m oldphoto`` as a user would; stdout is captured unless a file is given."""
