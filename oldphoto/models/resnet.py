@@ -21,8 +21,12 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class _OptionABlock(nn.Module):
-    """CIFAR basic block; the shortcut subsamples and zero-pads channels (no weights)."""
+class _Block(nn.Module):
+    """The basic residual block both ResNet families share; subclasses pick the shortcut.
+
+    Attribute names (conv1, bn1, conv2, bn2) are the keys of the external
+    state_dicts, so they must not change.
+    """
 
     def __init__(self, c_in: int, c_out: int, stride: int):
         super().__init__()
@@ -30,15 +34,27 @@ class _OptionABlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(c_out)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(c_out)
-        self.pad = (c_out - c_in) // 2 if (stride != 1 or c_in != c_out) else -1
+
+    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        shortcut = x
-        if self.pad >= 0:
-            shortcut = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
-        return F.relu(out + shortcut)
+        return F.relu(out + self.shortcut(x))
+
+
+class _OptionABlock(_Block):
+    """CIFAR basic block; the shortcut subsamples and zero-pads channels (no weights)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__(c_in, c_out, stride)
+        self.pad = (c_out - c_in) // 2 if (stride != 1 or c_in != c_out) else -1
+
+    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad < 0:
+            return x
+        return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
 
 
 class CifarResNet(nn.Module):
@@ -77,26 +93,19 @@ class CifarResNet(nn.Module):
         return self.linear(self.features(x))
 
 
-class _BasicBlock(nn.Module):
-    """torchvision's BasicBlock, with its key names."""
+class _BasicBlock(_Block):
+    """torchvision's BasicBlock, with its key names (a 1x1 convolution shortcut)."""
 
     def __init__(self, c_in: int, c_out: int, stride: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c_out)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c_out)
+        super().__init__(c_in, c_out, stride)
         self.downsample = None
         if stride != 1 or c_in != c_out:
             self.downsample = nn.Sequential(
                 nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
             )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        shortcut = x if self.downsample is None else self.downsample(x)
-        return F.relu(out + shortcut)
+    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.downsample is None else self.downsample(x)
 
 
 class ResNet18(nn.Module):
