@@ -219,6 +219,86 @@ def test_windowed_dot_equals_gather_then_product() -> None:
                                rtol=1e-5, atol=1e-5)
 
 
+def test_flat_nonzero_matches_numpy_at_any_density() -> None:
+    from oldphoto.denoise.windows import flat_nonzero
+
+    rng = np.random.default_rng(4)
+    for size in (0, 1, 7, 63, 64, 1001, 100_003):
+        for density in (0.0, 0.001, 0.05, 0.099, 0.3, 1.0):
+            mask = rng.random(size) < density
+            np.testing.assert_array_equal(flat_nonzero(mask), np.flatnonzero(mask))
+    square = rng.random((123, 77)) < 0.05
+    np.testing.assert_array_equal(flat_nonzero(square), np.flatnonzero(square))
+
+
+def test_sorting_network_orders_the_five_smallest_of_eight() -> None:
+    """By the 0-1 principle, checking every 0/1 input proves it for all inputs."""
+    from itertools import product
+
+    from oldphoto.denoise.classical import LOWER_FIVE_OF_EIGHT
+
+    for bits in product((0, 1), repeat=8):
+        values = list(bits)
+        for i, j in LOWER_FIVE_OF_EIGHT:
+            values[i], values[j] = min(values[i], values[j]), max(values[i], values[j])
+        assert values[:5] == sorted(bits)[:5], bits
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (5, 1), (3, 4), (40, 57)])
+def test_refresh_mirror_redoes_the_padding(shape: tuple[int, int]) -> None:
+    from oldphoto.denoise.windows import padded, refresh_mirror
+
+    rng = np.random.default_rng(shape[0])
+    for radius in (1, 2, 3):
+        image = rng.random(shape).astype(np.float32)
+        source = padded(image, radius)
+        changed = rng.random(shape).astype(np.float32)
+        source[radius : radius + shape[0], radius : radius + shape[1]] = changed
+        refresh_mirror(source, radius)
+        np.testing.assert_array_equal(source, padded(changed, radius))
+
+
+@pytest.mark.parametrize("density", [0.05, 0.3, 0.6, 0.9, 0.97])
+def test_prefill_gives_exactly_fill_from_clean(density: float) -> None:
+    """The fast pre-fill (sorting network, then growing windows for the rest) is DAMF's fill."""
+    from oldphoto.denoise.regression import prefill
+    from oldphoto.denoise.windows import padded, padded_index
+
+    clean = synthetic_photo(11, size=70)
+    clean[10:30, 0:25] = 0.0  # a black region at the border
+    noisy, _ = salt_and_pepper(clean, density, np.random.default_rng(11))
+    block = np.zeros(noisy.shape, bool)
+    block[5:68, 3:66] = True  # its middle is beyond 21x21 windows: the clean-median fallback
+    masks = (detect_grey(noisy), np.random.default_rng(1).random(noisy.shape) < density, block,
+             np.ones(noisy.shape, bool))
+    for mask in masks:
+        for radius in (1, 2, 3):
+            source = padded(noisy, radius)
+            centres = padded_index(np.flatnonzero(mask), noisy.shape[1], radius)
+            prefill(source, noisy, mask, centres, radius)
+            np.testing.assert_array_equal(source, padded(fill_from_clean(noisy, mask), radius))
+
+
+@pytest.mark.parametrize("window", [3, 5, 7])
+def test_denoise_matches_the_plain_formulation(window: int) -> None:
+    """Pre-fill, then each round as (windows @ folded weights) on a fresh copy, as first written."""
+    from oldphoto.denoise.windows import gather, padded
+
+    model = load_denoiser(shipped_weights("default", window))
+    clean = synthetic_photo(12, size=64)
+    for density in (0.1, 0.5):
+        noisy, _ = salt_and_pepper(clean, density, np.random.default_rng(12))
+        mask = detect_grey(noisy)
+        rows, cols = np.nonzero(mask)
+        source = fill_from_clean(noisy, mask)
+        for stage in range(model.stages):
+            folded = model.folded[stage, model.band(float(mask.mean()))]
+            windows = gather(padded(source, window // 2), rows, cols, window, window // 2)
+            source = source.copy()
+            source[rows, cols] = np.clip(windows @ folded[1:] + folded[0], 0.0, 1.0)
+        np.testing.assert_allclose(model.denoise(noisy, mask), source, rtol=0, atol=1e-6)
+
+
 def test_train_and_bench_commands_end_to_end(tmp_path) -> None:
     import imageio.v3 as iio
 

@@ -6,16 +6,23 @@ import numpy as np
 import pytest
 from _synthetic import synthetic_photo
 
+import oldphoto.detection as detection
 from oldphoto.aging import salt_and_pepper
 from oldphoto.detection import (
     AUTO_MAX,
     AUTO_MIN,
+    EXTREME_TOLERANCE,
+    REGION_TOLERANCE,
     DetectorSettings,
     auto_threshold,
     detect_grey,
     detect_noise,
+    extreme_density,
+    genuine_extreme_pixels,
     min_neighbour_difference,
+    outlier_indices,
     precision_recall,
+    seed_window,
 )
 from oldphoto.filters.detect import DetectFilter
 from oldphoto.frame import NOISE_MASK, Frame
@@ -87,6 +94,72 @@ def test_regions_survive_noise_and_noise_inside_them_is_found(density: float) ->
     interior[14:56, 14:56] = True
     untouched = interior & ~truth
     assert mask[untouched].mean() < 0.01
+
+
+def genuine_reference(grey: np.ndarray, density: float) -> np.ndarray:
+    """The region rule over whole images (the slow form): window counts by correlation,
+    regions by scipy's propagation."""
+    from scipy.ndimage import binary_propagation, correlate, maximum_filter
+
+    def counts(indicator: np.ndarray, size: int) -> np.ndarray:
+        return correlate(indicator.astype(np.int32), np.ones((size, size), np.int32), mode="constant")
+
+    size = seed_window(density)
+    low, high = grey <= EXTREME_TOLERANCE, grey >= 1.0 - EXTREME_TOLERANCE
+    protected = np.zeros(grey.shape, bool)
+    for own, opposite, near in ((low, high, grey <= REGION_TOLERANCE),
+                                (high, low, grey >= 1.0 - REGION_TOLERANCE)):
+        free = counts(~near & ~opposite, size) == 0
+        seeds = own & free & (counts(near, 3 * size) > counts(opposite, 3 * size))
+        reach = maximum_filter(seeds, size=size, mode="constant")
+        protected |= binary_propagation(seeds, mask=near & reach) & own
+    return protected
+
+
+def test_genuine_regions_match_the_whole_image_rule() -> None:
+    """The sparse search (candidates only; graph or box growth) finds exactly the same regions."""
+    photos = [regions_photo(), synthetic_photo(9, size=80)]
+    photos[1][30:33, 0:40] = 0.0  # a thin black bar touching the border
+    photos[1][0:20, 70:80] = 1.0  # a white corner
+    for index, clean in enumerate(photos):
+        for density in (0.0, 0.1, 0.3, 0.5, 0.7, 0.9):
+            noisy, _ = salt_and_pepper(clean, density, np.random.default_rng(index))
+            for assumed in (extreme_density(noisy), 0.1, 0.6, 0.9):
+                np.testing.assert_array_equal(
+                    genuine_extreme_pixels(noisy, assumed), genuine_reference(noisy, assumed),
+                    err_msg=f"photo {index}, density {density}, assumed {assumed}")
+
+
+def test_region_growth_by_graph_and_by_propagation_agree() -> None:
+    noisy, _ = salt_and_pepper(regions_photo(), 0.3, np.random.default_rng(3))
+    size = seed_window(0.3)
+    padded = np.pad(noisy, 3 * size // 2, constant_values=np.nan)
+    for polarity in (detection._BLACK, detection._WHITE):
+        seeds = np.flatnonzero(polarity.own(padded))
+        seeds = detection._seeds(padded, seeds, size, polarity)
+        assert seeds.size > 100
+        for part in (seeds[:10], seeds[::7], seeds):
+            sparse = detection._grow_sparse(padded, part, size, polarity)
+            dense = detection._grow_dense(padded, part, size, polarity)
+            np.testing.assert_array_equal(np.sort(sparse), np.sort(dense))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 2), (37, 53)])
+def test_outlier_indices_match_the_min_neighbour_difference(
+    shape: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(detection, "STRIP_PIXELS", 64)  # many strips, so their seams are tested
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    levels = np.array([0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0], np.float32)
+    for _ in range(5):
+        grey = levels[rng.integers(0, levels.size, shape)]
+        for ignore in (None, rng.random(shape) < 0.3, rng.random(shape) < 0.9):
+            for threshold in (0.0, 0.2, 0.4, 1.0):
+                expected = min_neighbour_difference(grey, ignore) > threshold
+                if ignore is not None:
+                    expected &= ~ignore
+                found = outlier_indices(grey, ignore, threshold)
+                np.testing.assert_array_equal(found, np.flatnonzero(expected))
 
 
 def test_auto_threshold_stays_within_bounds() -> None:

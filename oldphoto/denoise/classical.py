@@ -1,14 +1,16 @@
 """Classical impulse-noise filters: 3x3 median, adaptive median, and DAMF (Erkan et al. 2018).
 
 They are baselines the bench runs in the same process, and fast filters in their
-own right. ``fill_from_clean`` is also the pre-fill of the default regression.
+own right. ``fill_from_clean`` is also the pre-fill of the default regression,
+which computes the same numbers with ``clean_neighbour_median`` (a sorting
+network over the 8 neighbours) and ``fill_from_clean_at`` (for the rest).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from oldphoto.denoise.windows import gather, padded
+from oldphoto.denoise.windows import CHUNK, gather, padded, shifted_views
 
 #: Extreme values that DAMF and the adaptive median treat as noise (0 and 255 in 8 bits).
 EXTREME_TOLERANCE = 0.5 / 255.0
@@ -129,6 +131,103 @@ def fill_from_clean(image: np.ndarray, noisy: np.ndarray, max_window: int = DAMF
     if unfilled:
         out[np.isnan(out)] = float(np.median(image[~noisy]))
     return out
+
+
+#: Compare-exchanges that put the 5 smallest of 8 values in order: an 8-input sorting
+#: network (19 comparators) less the one only larger ranks need (checked in the tests).
+LOWER_FIVE_OF_EIGHT = (
+    (0, 2), (1, 3), (4, 6), (5, 7), (0, 4), (1, 5), (2, 6), (3, 7), (0, 1), (2, 3), (4, 5),
+    (6, 7), (2, 4), (3, 5), (1, 4), (3, 6), (1, 2), (3, 4),
+)
+
+
+def clean_neighbour_median(marked: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median of the clean pixels among the 8 neighbours of each of ``centres``, and whether any.
+
+    ``marked`` is the padded image with every noisy pixel set to +inf, and
+    ``centres`` are flat indices of noisy pixels into it. These are exactly the
+    numbers of :func:`fill_from_clean`'s 3x3 step (a noisy centre is never among
+    its own clean pixels), found without sorting an (N, 9) array: the 8
+    neighbours go through a sorting network of elementwise minima and maxima,
+    in cache-sized blocks, and the median is picked by rank from the sorted rows.
+    """
+    width = marked.shape[1]
+    offsets = np.array([-width - 1, -width, -width + 1, -1, 1, width - 1, width, width + 1])
+    shifted, views = shifted_views(marked, centres, offsets)
+    median = np.empty(centres.size, np.float32)
+    count = np.empty(centres.size, np.uint8)
+    chunk = min(CHUNK, centres.size)
+    rows = np.empty((9, chunk), np.float32)  # the 8 neighbours and a spare
+    finite = np.empty(chunk, bool)
+    for start in range(0, centres.size, chunk):
+        index = shifted[start : start + chunk]
+        size = index.size
+        counted = count[start : start + size]
+        counted[:] = 0
+        for k, view in enumerate(views):
+            view.take(index, out=rows[k, :size], mode="wrap")
+            np.less(rows[k, :size], np.inf, out=finite[:size])
+            counted += finite[:size]
+        slots = _sort_lower_five(rows, size)
+        _pick_median(rows, slots, counted, median[start : start + size])
+    return median, count > 0
+
+
+def _sort_lower_five(rows: np.ndarray, size: int) -> list[int]:
+    """Run :data:`LOWER_FIVE_OF_EIGHT` over rows 0-7 (row 8 is spare); returns the row of each rank."""
+    slots, spare = list(range(8)), 8
+    for i, j in LOWER_FIVE_OF_EIGHT:
+        low, high = rows[slots[i], :size], rows[slots[j], :size]
+        np.minimum(low, high, out=rows[spare, :size])
+        np.maximum(low, high, out=high)
+        slots[i], spare = spare, slots[i]
+    return slots
+
+
+def _pick_median(rows: np.ndarray, slots: list[int], count: np.ndarray, out: np.ndarray) -> None:
+    """The mean of ranks (count - 1) // 2 and count // 2 of the sorted rows, into ``out``."""
+    size = out.size
+    start = np.array(slots[:5], np.int64) * rows.shape[1]
+    column = np.arange(size)
+    rank = np.maximum(count, 1)
+    rank -= 1
+    rank //= 2
+    rows.ravel().take(start.take(rank) + column, out=out)
+    np.floor_divide(count, 2, out=rank)
+    out += rows.ravel().take(start.take(rank) + column)
+    out *= np.float32(0.5)
+
+
+def fill_from_clean_at(
+    image: np.ndarray, noisy: np.ndarray, rows: np.ndarray, cols: np.ndarray, first: int = 3,
+    max_window: int = DAMF_MAX_WINDOW, chunk: int = FILL_CHUNK,
+) -> np.ndarray:
+    """:func:`fill_from_clean`'s values at the noisy pixels (rows, cols), starting at ``first``.
+
+    For the few pixels :func:`clean_neighbour_median` leaves, whose 3x3 window
+    holds no clean pixel; the same growing windows, median and fallback.
+    """
+    radius = max_window // 2
+    pixels_padded = padded(image, radius)
+    clean_padded = padded(~noisy, radius)
+    values = np.empty(rows.size, np.float32)
+    left = np.zeros(rows.size, bool)
+    for start in range(0, rows.size, chunk):
+        pending = np.arange(start, min(start + chunk, rows.size))
+        for size in range(first, max_window + 1, 2):
+            if pending.size == 0:
+                break
+            clean = gather(clean_padded, rows[pending], cols[pending], size, radius)
+            found = clean.any(axis=1)
+            if found.any():
+                done = pending[found]
+                window = gather(pixels_padded, rows[done], cols[done], size, radius)
+                values[done] = _median_of_clean(window, clean[found])
+            pending = pending[~found]
+        left[pending] = True
+    if left.any():
+        values[left] = float(np.median(image[~noisy]))
+    return values
 
 
 def damf(image: np.ndarray, noisy: np.ndarray | None = None) -> np.ndarray:
