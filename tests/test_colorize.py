@@ -109,6 +109,20 @@ def test_filter_records_class_and_confidence(tmp_path) -> None:
     assert "colorize" not in frames[0].meta
 
 
+def test_faint_colour_gate_leaves_exactly_grey(tmp_path) -> None:
+    rng = np.random.default_rng(4)
+    pixels = (0.2 + 0.6 * rng.random((40, 60, 3))).astype(np.float32)
+    weights = _tinted_checkpoint(tmp_path)
+    (coloured, info), = Colouriser(weights, min_chroma=0.0).colourise([pixels])
+    assert not info["left_grey"] and info["mean_chroma"] > 1.0
+    (gated, info), = Colouriser(weights, min_chroma=info["mean_chroma"] + 0.1).colourise([pixels])
+    assert info["left_grey"]
+    ab = rgb_to_lab(torch.from_numpy(gated).permute(2, 0, 1)[None])[0, 1:]
+    assert float(ab.abs().max()) < 0.05  # no colour at all, so a B&W original comes back exact
+    assert np.abs(_lightness(gated) - _lightness(pixels)).max() < 0.5
+    assert np.abs(coloured - gated).max() > 0.02
+
+
 def test_wrong_kind_of_weights_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(OldphotoError, match=r"tinted\.pt"):
         Colouriser(_tinted_checkpoint(tmp_path), kind="colorize-mlp", detector="none")
@@ -143,10 +157,29 @@ def test_tiny_training_lowers_the_loss_and_writes_a_record(tmp_path, kind, arch,
         assert key in payload["record"]
     for key in ("psnr", "gray_psnr", "mse_pct", "gray_mse_pct", "colourfulness"):
         assert key in payload["record"]["val"]
+    assert "min_chroma" not in payload["record"]  # uncalibrated: the filter never gates
     resumed = TrainConfig(**{**config.__dict__, "epochs": 5})
     again = train(resumed, data.subset(np.arange(16)), data.subset(np.arange(16, 24)),
                   resume=out, progress=False)
     assert again["epochs_done"] == 5
+
+
+def test_calibration_records_the_gain_and_gate_it_chose(tmp_path) -> None:
+    data = _toy_set()
+    out = tmp_path / "toy.pt"
+    arch = {"model": "unet", "width": 4, "classes": 2, "grey_head": False, "work_size": 16}
+    config = TrainConfig(kind="colorize-cnn", arch=arch, out=str(out), epochs=2, batch_size=8,
+                         lr=1e-2, loss="psnr", ema=0.0, size=16, data=["toy"], beta=0.0,
+                         min_colourfulness=0.01, max_grey=0.5)
+    record = train(config, data.subset(np.arange(16)), data.subset(np.arange(16, 24)),
+                   progress=False)
+    chosen = record["calibration"]["chosen"]
+    assert chosen["grey_fraction"] <= 0.5
+    best_allowed = max(r["psnr"] for r in record["calibration"]["sweep"]
+                       if r["grey_fraction"] <= 0.5 and r["colourfulness_ratio"] >= 0.01)
+    assert chosen["psnr"] == best_allowed
+    colouriser = Colouriser(out)  # the filter picks both up from the checkpoint
+    assert (colouriser.saturation, colouriser.min_chroma) == (chosen["saturation"], chosen["min_chroma"])
 
 
 def test_data_folders_with_and_without_classes(tmp_path) -> None:

@@ -60,12 +60,14 @@ def grey_baseline(rgb: np.ndarray) -> np.ndarray:
 def score_weights(
     files: list[Path], truths: list[np.ndarray], weights: str, size: int, device: str,
     detector: str = "none", saturation: float = -1.0, greys: list[np.ndarray] | None = None,
+    min_chroma: float = -1.0,
 ) -> dict[str, Any]:
     """One model over all files, beside gray; also the score on colour originals only."""
     from oldphoto.colour.pipeline import Colouriser
 
     colouriser = Colouriser(
-        weights, device=device, size=size, detector=detector, saturation=saturation
+        weights, device=device, size=size, detector=detector, saturation=saturation,
+        min_chroma=min_chroma,
     )
     scores, rgb_files, colour_only = Scores(), Scores(), Scores()
     left_grey = 0
@@ -95,12 +97,13 @@ def score_weights(
     summary["detector"] = detector
     summary["size"] = colouriser.size
     summary["saturation"] = colouriser.saturation
+    summary["min_chroma"] = colouriser.min_chroma
     return summary
 
 
 def bench_table(
     data: Path, weights: list[str], limit: int, size: int, device: str, json_out: Path | None,
-    detector: str = "none", saturation: float = -1.0,
+    detector: str = "none", saturation: float = -1.0, min_chroma: float = -1.0,
 ) -> list[dict[str, Any]]:
     """Print (and optionally save) the table of every model against gray."""
     from rich.console import Console
@@ -113,7 +116,7 @@ def bench_table(
     truths = [read_rgb(path) for path in files]
     greys = [grey_baseline(truth) for truth in truths]
     rows = [
-        score_weights(files, truths, name, size, device, detector, saturation, greys)
+        score_weights(files, truths, name, size, device, detector, saturation, greys, min_chroma)
         for name in weights
     ]
     table = Table(title=f"{data} ({len(files)} images)")

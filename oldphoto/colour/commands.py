@@ -45,8 +45,16 @@ EmaOpt = Annotated[float, typer.Option(help="Weight-averaging decay (0 = none)."
 MinColourOpt = Annotated[
     float,
     typer.Option(
-        help="After training, calibrate an a*b* gain on the val split: best PSNR whose "
-        "colourfulness reaches this share of the truth's (0 = keep 1.0)."
+        help="After training, calibrate the a*b* gain and the faint-colour gate on the val "
+        "split: best PSNR whose colourfulness reaches this share of the truth's (0 = gain 1, no gate)."
+    ),
+]
+MaxGreyOpt = Annotated[
+    float,
+    typer.Option(
+        min=0.0, max=1.0,
+        help="With --min-colourfulness: the faint-colour gate may leave at most this share of "
+        "the val photos grey.",
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -139,7 +147,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         ema: EmaOpt = 0.999, device: DeviceOpt = "cpu", seed: SeedOpt = 0,
         resume: ResumeOpt = None, threads: ThreadsOpt = 0, cache_dir: CacheOpt = None,
         init: Annotated[Path | None, typer.Option(help="Start from this checkpoint's weights.")] = None,
-        min_colourfulness: MinColourOpt = 0.0,
+        min_colourfulness: MinColourOpt = 0.0, max_grey: MaxGreyOpt = 0.3,
         quiet: QuietOpt = False,
     ) -> None:
         """Train the fusion CNN colouriser (paper variant or the shipped unet default)."""
@@ -154,6 +162,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
             beta=beta, l2=l2, loss=loss, size=size, val_split=val_split, val_limit=val_limit,
             limit=limit, ema=ema, device=device, seed=seed, resume=resume, threads=threads,
             cache_dir=cache_dir, quiet=quiet, init=init, min_colourfulness=min_colourfulness,
+            max_grey=max_grey,
         )
         _run("colorize-cnn", arch, common, _cnn_from_init)
 
@@ -171,7 +180,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         size: SizeOpt = 32, val_split: ValOpt = 0.3, val_limit: ValLimitOpt = 2000,
         limit: LimitOpt = 0, ema: EmaOpt = 0.999, device: DeviceOpt = "cpu", seed: SeedOpt = 0,
         resume: ResumeOpt = None, threads: ThreadsOpt = 0, cache_dir: CacheOpt = None,
-        min_colourfulness: MinColourOpt = 0.0,
+        min_colourfulness: MinColourOpt = 0.0, max_grey: MaxGreyOpt = 0.3,
         quiet: QuietOpt = False,
     ) -> None:
         """Train the paper's MLP colouriser (1024 -> hidden -> 3072, sigmoid, BN, Xavier)."""
@@ -182,6 +191,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
             beta=beta, l2=l2, loss=loss, size=size, val_split=val_split, val_limit=val_limit,
             limit=limit, ema=ema, device=device, seed=seed, resume=resume, threads=threads,
             cache_dir=cache_dir, quiet=quiet, min_colourfulness=min_colourfulness,
+            max_grey=max_grey,
         )
         _run("colorize-mlp", arch, common)
 
@@ -202,7 +212,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         init: Annotated[
             Path | None, typer.Option(help="Start the CNN part from a colorize-cnn checkpoint.")
         ] = None,
-        min_colourfulness: MinColourOpt = 0.0,
+        min_colourfulness: MinColourOpt = 0.0, max_grey: MaxGreyOpt = 0.3,
         quiet: QuietOpt = False,
     ) -> None:
         """Train a fusion CNN whose global prior includes a frozen ResNet's features."""
@@ -232,6 +242,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
             beta=beta, l2=l2, loss=loss, size=size, val_split=val_split, val_limit=val_limit,
             limit=limit, ema=ema, device=device, seed=seed, resume=resume, threads=threads,
             cache_dir=cache_dir, quiet=quiet, init=init, min_colourfulness=min_colourfulness,
+            max_grey=max_grey,
         )
         _run("colorize-resnet", arch, common, factory)
 
@@ -303,12 +314,17 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         saturation: Annotated[
             float, typer.Option(help="Scale a*b* (-1 = each checkpoint's own setting).")
         ] = -1.0,
+        min_chroma: Annotated[
+            float, typer.Option(help="Faint-colour gate (-1 = each checkpoint's own; 0 = off).")
+        ] = -1.0,
     ) -> None:
         """Score colourisers against gray (input L*, a*b* = 0) on the same images."""
         from oldphoto.colour.benchmark import bench_table
 
         try:
-            bench_table(data, weights, limit, size, device, json_out, bw_detector, saturation)
+            bench_table(
+                data, weights, limit, size, device, json_out, bw_detector, saturation, min_chroma
+            )
         except OldphotoError as err:
             typer.echo(f"oldphoto bench colorize: {err}", err=True)
             raise typer.Exit(2) from None

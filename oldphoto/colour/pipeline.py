@@ -46,7 +46,7 @@ class Colouriser:
     def __init__(
         self, weights: str | Path, kind: str | None = None, device: str = "cpu",
         size: int = 0, saturation: float = -1.0, gate: float = -1.0, flip_average: bool = True,
-        detector: str = "none",
+        detector: str = "none", min_chroma: float = -1.0,
     ):
         self.path = resolve_weights(str(weights))
         model, payload = load_model(self.path, kind)
@@ -60,6 +60,9 @@ class Colouriser:
         self.size = int(self.fixed or size or self.arch.get("work_size", 32))
         #: a*b* gain; -1 takes the checkpoint's calibrated value (record["saturation"]).
         self.saturation = float(payload["record"].get("saturation", 1.0)) if saturation < 0 else saturation
+        #: faint-colour gate; -1 takes the checkpoint's calibrated value (0 = always colour).
+        record = payload["record"]
+        self.min_chroma = float(record.get("min_chroma", 0.0)) if min_chroma < 0 else min_chroma
         self.flip_average = flip_average
         self.detector, self.gate = self._load_detector(detector, gate)
 
@@ -91,12 +94,18 @@ class Colouriser:
             p_grey = self._bw_probability(batch)
             if p_grey is not None:
                 ab = ab * (p_grey < self.gate).to(ab.dtype)[:, None, None, None]
+            chroma = ab.norm(dim=1)
             for row, index in enumerate(members):
                 info = self._class_info(None if probs is None else probs[row])
+                h, w = prepared[index].valid
+                mean_chroma = float(chroma[row, :h, :w].mean())
+                info["mean_chroma"] = round(mean_chroma, 3)
+                info["left_grey"] = mean_chroma < self.min_chroma
                 if p_grey is not None:
                     info["bw_original"] = round(float(p_grey[row]), 4)
-                    info["left_grey"] = bool(p_grey[row] >= self.gate)
-                results[index] = (self._finish(prepared[index], ab[row : row + 1]), info)
+                    info["left_grey"] = info["left_grey"] or bool(p_grey[row] >= self.gate)
+                item_ab = ab[row : row + 1] * (0.0 if info["left_grey"] else 1.0)
+                results[index] = (self._finish(prepared[index], item_ab), info)
         return results
 
     def _load_detector(self, name: str, gate: float) -> tuple[torch.nn.Module | None, float]:

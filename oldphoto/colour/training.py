@@ -42,6 +42,7 @@ class TrainConfig:
     beta: float = 0.0
     oversample: int = 1
     min_colourfulness: float = 0.0
+    max_grey: float = 0.3
     l2: float = 0.0
     loss: str = "rgb"
     schedule: str = "cosine"
@@ -357,39 +358,74 @@ def train(
     if not record and history:
         record = _record(config, train_set, val_set, history)
     if config.min_colourfulness > 0 and not is_backbone and history:
-        record = calibrate_saturation(config, val_set, record)
+        record = calibrate_output(config, val_set, record)
     return record
 
 
-SATURATIONS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0)
+SATURATIONS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5)
+#: Candidate "faint colour" gates: mean |a*b*| of the prediction below which a photo stays grey.
+MIN_CHROMAS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
 
 
 @torch.no_grad()
-def calibrate_saturation(config: TrainConfig, val_set: ImageSet, record: dict) -> dict:
-    """Pick the a*b* gain with the best val PSNR whose colourfulness reaches the wanted share.
+def _per_image_table(model: nn.Module, val_set: ImageSet, device: str) -> dict[str, np.ndarray]:
+    """Per-image val scores at every gain, with the flip-averaged prediction the filter uses."""
+    columns: dict[str, list[float]] = {}
+    for start in range(0, len(val_set), 256):
+        lightness, _, rgb = batch_tensors(val_set.images[start : start + 256], device)
+        predicted = 0.5 * (model(lightness)[0] + model(lightness.flip(3))[0].flip(3))
+        columns.setdefault("chroma", []).extend(chroma_of(predicted).cpu().tolist())
+        truth = rgb.permute(0, 2, 3, 1).cpu().numpy()
+        grey = recombine(lightness, 0 * predicted).permute(0, 2, 3, 1).cpu().numpy()
+        for gain in SATURATIONS:
+            estimate = recombine(lightness, predicted * gain).permute(0, 2, 3, 1).cpu().numpy()
+            for est, gry, tru in zip(estimate, grey, truth, strict=True):
+                one = Scores()
+                one.add(est, gry, tru)
+                for key, value in one.sums.items():
+                    columns.setdefault(f"{key}@{gain}", []).append(value)
+    return {key: np.asarray(value) for key, value in columns.items()}
 
-    Regression to the mean makes MSE-trained colourisers timid; a global gain
-    trades a little PSNR for colour a person can see. Rewrites the checkpoint.
+
+def _gated_summary(table: dict[str, np.ndarray], gain: float, min_chroma: float) -> dict[str, float]:
+    """Val means when photos whose predicted colour is fainter than ``min_chroma`` stay grey."""
+    faint = table["chroma"] < min_chroma
+    psnr = np.where(faint, table[f"gray_psnr@{gain}"], table[f"psnr@{gain}"]).mean()
+    colour = np.where(faint, 0.0, table[f"colourfulness@{gain}"]).mean()
+    truth = table[f"truth_colourfulness@{gain}"].mean()
+    gray = table[f"gray_psnr@{gain}"].mean()
+    return {
+        "saturation": gain, "min_chroma": min_chroma, "psnr": round(float(psnr), 4),
+        "gray_psnr": round(float(gray), 4), "gain_db": round(float(psnr - gray), 4),
+        "colourfulness_ratio": round(float(colour / max(truth, 1e-9)), 4),
+        "grey_fraction": round(float(faint.mean()), 4), "images": len(faint),
+    }
+
+
+def calibrate_output(config: TrainConfig, val_set: ImageSet, record: dict) -> dict:
+    """Pick the a*b* gain and faint-colour gate with the best val PSNR at the wanted colourfulness.
+
+    Regression to the mean makes these colourisers timid, so a gain trades a
+    little PSNR for colour a person can see. And a photo whose predicted colour
+    is faint has little to win from it but much to lose if it was black and
+    white to begin with (gray is exact there), so below a calibrated mean
+    |a*b*| it stays grey. Rewrites the checkpoint with both in its record.
     """
     from oldphoto.models.checkpoint import load_model
 
     model, _ = load_model(Path(config.out))
-    model = model.to(config.device)
-    rows = []
-    for gain in SATURATIONS:
-        scores = Scores()
-        for start in range(0, len(val_set), 256):
-            lightness, _, rgb = batch_tensors(val_set.images[start : start + 256], config.device)
-            predicted, _, _ = model(lightness)
-            estimate = recombine(lightness, predicted * gain).permute(0, 2, 3, 1).cpu().numpy()
-            grey = recombine(lightness, 0 * predicted).permute(0, 2, 3, 1).cpu().numpy()
-            truth = rgb.permute(0, 2, 3, 1).cpu().numpy()
-            for est, gry, tru in zip(estimate, grey, truth, strict=True):
-                scores.add(est, gry, tru)
-        rows.append({"saturation": gain, **scores.summary()})
-    good = [r for r in rows if r["colourfulness_ratio"] >= config.min_colourfulness] or rows
+    model = model.to(config.device).eval()
+    table = _per_image_table(model, val_set, config.device)
+    rows = [_gated_summary(table, gain, floor) for gain in SATURATIONS for floor in MIN_CHROMAS]
+    allowed = [r for r in rows if r["grey_fraction"] <= config.max_grey] or rows[:1]
+    good = [r for r in allowed if r["colourfulness_ratio"] >= config.min_colourfulness] or allowed
     best = max(good, key=lambda r: r["psnr"])
-    record = {**record, "saturation": best["saturation"], "saturation_sweep": rows}
+    rule = (f"best val PSNR with colourfulness >= {config.min_colourfulness} of the truth's "
+            f"and at most {config.max_grey} of the photos left grey")
+    record = {
+        **record, "saturation": best["saturation"], "min_chroma": best["min_chroma"],
+        "calibration": {"rule": rule, "chosen": best, "sweep": rows},
+    }
     save_checkpoint(Path(config.out), config.kind, config.arch, model.cpu(), record)
     return record
 
