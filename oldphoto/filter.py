@@ -100,5 +100,9 @@ class Filter:
     def finish(self) -> None:
         """Called once after the last frame (print a summary, free memory). Default: nothing."""
 
+    def report(self) -> str | None:
+        """One line the runner prints on stderr after the run, unless -q. Default: none."""
+        return None
+
     def process_frame(self, frame: Frame) -> Frame:
         raise NotImplementedError(f"{type(self).__name__} must implement process_frame or process")

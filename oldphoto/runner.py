@@ -79,6 +79,9 @@ def _run(cls: type[Filter], values: dict[str, Any], run: RunOptions, items: list
             _silence_stdout()
             return 0 if not tally.failed else 1
         filt.finish()
+    line = filt.report()
+    if line and not run.quiet:
+        say(f"{prefix}: {line}")
     seen = tally.done + tally.skipped + tally.failed
     if seen > 1 and (tally.failed or not run.quiet):
         say(f"{prefix}: {tally.done} done, {tally.skipped} skipped, {tally.failed} failed")

@@ -42,6 +42,11 @@ class _Colorize(Filter):
     kind: ClassVar[str]
     batch_size: ClassVar[int] = 16
 
+    def __init__(self, device: str = "cpu", **values: Any) -> None:
+        super().__init__(device, **values)
+        self._seen = 0
+        self._left_grey: list[str] = []
+
     def setup(self) -> None:
         from oldphoto.colour.pipeline import Colouriser
         from oldphoto.device import resolve_device
@@ -58,8 +63,19 @@ class _Colorize(Filter):
         for frame, (rgb, info) in zip(frames, results, strict=True):
             new = frame.replace(pixels=rgb)
             new.meta["colorize"] = info
+            self._seen += 1
+            if info.get("left_grey"):
+                self._left_grey.append(str(frame.meta.get("name") or f"frame {self._seen}"))
             out.append(new)
         return out
+
+    def report(self) -> str | None:
+        """Say which photos stayed grey, so a grey result is never a silent surprise."""
+        if not self._left_grey:
+            return None
+        names = ", ".join(self._left_grey[:5]) + (", ..." if len(self._left_grey) > 5 else "")
+        return (f"left {len(self._left_grey)} of {self._seen} photos grey, their predicted colour "
+                f"too faint to trust ({names}); --min-chroma 0 colours every photo")
 
 
 class ColorizeMLP(_Colorize):
