@@ -116,8 +116,22 @@ def _run(kind: str, arch: dict, common: dict, model_factory: Any = None) -> None
     typer.echo(f"{config.out}: {record['val']}")
 
 
-def _common(**values: Any) -> dict:
-    return values
+#: Options every trainer passes on to TrainConfig (or to the data loader) under the same name.
+_SHARED = (
+    "data", "epochs", "batch_size", "lr", "alpha", "beta", "l2", "loss", "size", "val_split",
+    "val_limit", "limit", "ema", "device", "seed", "resume", "threads", "cache_dir", "quiet",
+    "init", "min_colourfulness", "max_grey", "oversample",
+)
+
+
+def _common(arguments: dict[str, Any], **fixed: Any) -> dict:
+    """The shared training options from a command's own arguments (``locals()``), plus fixed ones.
+
+    Each trainer declares only the options that make sense for it; the rest
+    keep TrainConfig's defaults.
+    """
+    picked = {key: arguments[key] for key in _SHARED if key in arguments}
+    return {**picked, "out": arguments["output"], **fixed}
 
 
 def _cnn_from_init(arch: dict, init: Path | None) -> Any:
@@ -157,13 +171,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
             arch = {"model": "unet", "width": width, "classes": None, "grey_head": beta > 0}
         else:
             raise typer.BadParameter("--variant must be paper or unet")
-        common = _common(
-            data=data, out=output, epochs=epochs, batch_size=batch_size, lr=lr, alpha=alpha,
-            beta=beta, l2=l2, loss=loss, size=size, val_split=val_split, val_limit=val_limit,
-            limit=limit, ema=ema, device=device, seed=seed, resume=resume, threads=threads,
-            cache_dir=cache_dir, quiet=quiet, init=init, min_colourfulness=min_colourfulness,
-            max_grey=max_grey,
-        )
+        common = _common(locals())
         _run("colorize-cnn", arch, common, _cnn_from_init)
 
     @train.command("colorize-mlp")
@@ -186,13 +194,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         """Train the paper's MLP colouriser (1024 -> hidden -> 3072, sigmoid, BN, Xavier)."""
         arch = {"model": "mlp", "size": size, "hidden": hidden, "layers": layers,
                 "dropout": dropout, "grey_head": beta > 0}
-        common = _common(
-            data=data, out=output, epochs=epochs, batch_size=batch_size, lr=lr, alpha=0.0,
-            beta=beta, l2=l2, loss=loss, size=size, val_split=val_split, val_limit=val_limit,
-            limit=limit, ema=ema, device=device, seed=seed, resume=resume, threads=threads,
-            cache_dir=cache_dir, quiet=quiet, min_colourfulness=min_colourfulness,
-            max_grey=max_grey,
-        )
+        common = _common(locals(), alpha=0.0)
         _run("colorize-mlp", arch, common)
 
     @train.command("colorize-resnet")
@@ -237,13 +239,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
             full_arch["cnn"]["classes"] = full_arch.pop("classes")
             return ResNetColouriser(_cnn_from_init(full_arch["cnn"], init_path), net)
 
-        common = _common(
-            data=data, out=output, epochs=epochs, batch_size=batch_size, lr=lr, alpha=alpha,
-            beta=beta, l2=l2, loss=loss, size=size, val_split=val_split, val_limit=val_limit,
-            limit=limit, ema=ema, device=device, seed=seed, resume=resume, threads=threads,
-            cache_dir=cache_dir, quiet=quiet, init=init, min_colourfulness=min_colourfulness,
-            max_grey=max_grey,
-        )
+        common = _common(locals())
         _run("colorize-resnet", arch, common, factory)
 
     @train.command("resnet-backbone")
@@ -266,12 +262,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
             return build_model(full_arch)
 
         arch["classes"] = None
-        common = _common(
-            data=data, out=output, epochs=epochs, batch_size=batch_size, lr=lr, alpha=0.0,
-            beta=0.0, l2=l2, loss="ce", size=size, val_split=val_split, val_limit=val_limit,
-            limit=limit, ema=ema, device=device, seed=seed, resume=resume, threads=threads,
-            cache_dir=cache_dir, quiet=quiet,
-        )
+        common = _common(locals(), alpha=0.0, beta=0.0, loss="ce")
         _run("resnet-backbone", arch, common, factory)
 
     @train.command("bw-detector")
@@ -290,12 +281,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         Labels come from the data themselves (a*b* ~ 0), so any colour set works.
         """
         arch = {"model": "resnet", "backbone": {"family": "cifar", "depth": depth, "classes": 2}}
-        common = _common(
-            data=data, out=output, epochs=epochs, batch_size=batch_size, lr=lr, alpha=0.0,
-            beta=0.0, l2=l2, loss="ce", size=size, val_split=val_split, val_limit=val_limit,
-            limit=limit, ema=ema, device=device, seed=seed, resume=resume, threads=threads,
-            cache_dir=cache_dir, quiet=quiet, oversample=oversample,
-        )
+        common = _common(locals(), alpha=0.0, beta=0.0, loss="ce")
         _run("bw-detector", arch, common)
 
     @bench.command("colorize")
