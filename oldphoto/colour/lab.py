@@ -64,3 +64,12 @@ def lightness_of(pixels: torch.Tensor) -> torch.Tensor:
 def uint8_to_lab(batch: torch.Tensor) -> torch.Tensor:
     """(N, H, W, 3) uint8 images -> channel-first Lab float32."""
     return rgb_to_lab(batch.permute(0, 3, 1, 2).float() / 255.0)
+
+
+def mean_chroma(ab: torch.Tensor) -> torch.Tensor:
+    """Mean a*b* magnitude per image of (N, 2, H, W): ~0 for black-and-white photos.
+
+    One definition for the B&W-original labels, the faint-colour gate the
+    pipeline applies and the calibration that chooses its threshold.
+    """
+    return ab.norm(dim=1).mean(dim=(1, 2))

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from oldphoto.colour.lab import lab_to_rgb, rgb_to_lab
+from oldphoto.colour.lab import lab_to_rgb, mean_chroma, rgb_to_lab
 from oldphoto.models.checkpoint import load_model, resolve_weights
 
 
@@ -94,13 +94,12 @@ class Colouriser:
             p_grey = self._bw_probability(batch)
             if p_grey is not None:
                 ab = ab * (p_grey < self.gate).to(ab.dtype)[:, None, None, None]
-            chroma = ab.norm(dim=1)
             for row, index in enumerate(members):
                 info = self._class_info(None if probs is None else probs[row])
                 h, w = prepared[index].valid
-                mean_chroma = float(chroma[row, :h, :w].mean())
-                info["mean_chroma"] = round(mean_chroma, 3)
-                info["left_grey"] = mean_chroma < self.min_chroma
+                chroma = float(mean_chroma(ab[row : row + 1, :, :h, :w])[0])
+                info["mean_chroma"] = round(chroma, 3)
+                info["left_grey"] = chroma < self.min_chroma
                 if p_grey is not None:
                     info["bw_original"] = round(float(p_grey[row]), 4)
                     info["left_grey"] = info["left_grey"] or bool(p_grey[row] >= self.gate)

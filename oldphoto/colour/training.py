@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from oldphoto.colour.data import ImageSet
 from oldphoto.colour.evaluate import Scores
-from oldphoto.colour.lab import AB_SCALE, lab_to_rgb, uint8_to_lab
+from oldphoto.colour.lab import AB_SCALE, lab_to_rgb, mean_chroma, uint8_to_lab
 from oldphoto.errors import OldphotoError
 from oldphoto.models.checkpoint import build_model, save_checkpoint
 
@@ -106,11 +106,6 @@ def recombine(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
 GREY_CHROMA = 0.5
 
 
-def chroma_of(ab: torch.Tensor) -> torch.Tensor:
-    """Mean a*b* magnitude per image: ~0 for black-and-white originals."""
-    return ab.norm(dim=1).mean(dim=(1, 2))
-
-
 def colour_loss(
     model: nn.Module, config: TrainConfig, lightness: torch.Tensor, ab: torch.Tensor,
     rgb: torch.Tensor, labels: torch.Tensor | None,
@@ -132,7 +127,7 @@ def colour_loss(
             loss = F.mse_loss(recombine(lightness, predicted), rgb)
         elif config.loss == "psnr":
             per_image = (recombine(lightness, predicted) - rgb).pow(2).mean(dim=(1, 2, 3))
-            coloured = chroma_of(ab) >= GREY_CHROMA
+            coloured = mean_chroma(ab) >= GREY_CHROMA
             weights = coloured.float() / coloured.float().sum().clamp_min(1.0)
             loss = (10.0 * torch.log10(per_image + 1e-5) * weights).sum()
         else:
@@ -140,7 +135,7 @@ def colour_loss(
     if config.alpha > 0 and logits is not None and labels is not None:
         loss = loss + config.alpha * F.cross_entropy(logits, labels)
     if config.beta > 0 and grey_logit is not None:
-        is_grey = (chroma_of(ab) < GREY_CHROMA).float()
+        is_grey = (mean_chroma(ab) < GREY_CHROMA).float()
         loss = loss + config.beta * F.binary_cross_entropy_with_logits(grey_logit, is_grey)
     return loss
 
@@ -214,7 +209,7 @@ def with_bw_labels(data: ImageSet, device: str) -> ImageSet:
     labels = []
     for start in range(0, len(data), 1024):
         _, ab, _ = batch_tensors(data.images[start : start + 1024], device)
-        labels.append((chroma_of(ab) < GREY_CHROMA).long().cpu().numpy())
+        labels.append((mean_chroma(ab) < GREY_CHROMA).long().cpu().numpy())
     return ImageSet(data.images, np.concatenate(labels), ["colour", "bw"], data.source)
 
 
@@ -374,7 +369,7 @@ def _per_image_table(model: nn.Module, val_set: ImageSet, device: str) -> dict[s
     for start in range(0, len(val_set), 256):
         lightness, _, rgb = batch_tensors(val_set.images[start : start + 256], device)
         predicted = 0.5 * (model(lightness)[0] + model(lightness.flip(3))[0].flip(3))
-        columns.setdefault("chroma", []).extend(chroma_of(predicted).cpu().tolist())
+        columns.setdefault("chroma", []).extend(mean_chroma(predicted).cpu().tolist())
         truth = rgb.permute(0, 2, 3, 1).cpu().numpy()
         grey = recombine(lightness, 0 * predicted).permute(0, 2, 3, 1).cpu().numpy()
         for gain in SATURATIONS:
