@@ -34,12 +34,15 @@ def _lightness(rgb: np.ndarray) -> np.ndarray:
     return rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])[0, 0].numpy()
 
 
-def _tinted_checkpoint(tmp_path, bias: float = 0.3):
-    """An untrained unet whose output layer gives a fixed, moderate colour everywhere."""
+def _tinted_checkpoint(tmp_path, bias: float = 0.3, varied: bool = False):
+    """An untrained unet whose output gives a moderate colour: fixed, or varying with the input."""
     arch = {"model": "unet", "width": 4, "classes": 2, "grey_head": True, "work_size": 32}
+    torch.manual_seed(0)
     model = build_model(arch)
     with torch.no_grad():
         model.out.bias.fill_(bias)
+        if varied:
+            model.out.weight.normal_(0.0, 0.5)
         model.grey_head.bias.fill_(-20.0)
     path = tmp_path / "tinted.pt"
     save_checkpoint(path, "colorize-cnn", arch, model, {"classes": ["a", "b"], "grey_gate": 0.5})
@@ -198,8 +201,75 @@ def test_calibration_records_the_gain_and_gate_it_chose(tmp_path) -> None:
     best_allowed = max(r["psnr"] for r in record["calibration"]["sweep"]
                        if r["grey_fraction"] <= 0.5 and r["colourfulness_ratio"] >= 0.01)
     assert chosen["psnr"] == best_allowed
-    colouriser = Colouriser(out)  # the filter picks both up from the checkpoint
-    assert (colouriser.saturation, colouriser.min_chroma) == (chosen["saturation"], chosen["min_chroma"])
+    colouriser = Colouriser(out)  # the filter picks all three up from the checkpoint
+    assert (colouriser.saturation, colouriser.spread, colouriser.min_chroma) == (
+        chosen["saturation"], chosen["spread"], chosen["min_chroma"])
+
+
+def test_widen_spread_adds_the_same_spread_to_every_photo_and_keeps_its_mean() -> None:
+    from oldphoto.colour.grading import MAX_SPREAD_GAIN, colour_spread, widen_spread
+
+    rng = np.random.default_rng(5)
+    base = torch.from_numpy(rng.normal(0, 1, (3, 2, 8, 8)).astype(np.float32))
+    ab = base * torch.tensor([4.0, 8.0, 0.01]).view(3, 1, 1, 1) + 5.0  # mild, bold, almost flat
+    wide = widen_spread(ab, 3.0)
+    assert torch.allclose(wide.mean(dim=(2, 3)), ab.mean(dim=(2, 3)), atol=1e-4)
+    before, after = colour_spread(ab), colour_spread(wide)
+    assert torch.allclose(after[:2] - before[:2], torch.tensor([3.0, 3.0]), atol=1e-3)
+    assert float(after[2] / before[2]) == pytest.approx(MAX_SPREAD_GAIN, rel=1e-3)  # capped
+    assert torch.equal(widen_spread(ab, 0.0), ab)
+
+
+def test_spread_option_widens_the_colour_but_keeps_the_lightness(tmp_path) -> None:
+    from oldphoto.colour.grading import MAX_SPREAD_GAIN
+
+    rng = np.random.default_rng(6)
+    pixels = (0.2 + 0.6 * rng.random((40, 60, 3))).astype(np.float32)
+    weights = _tinted_checkpoint(tmp_path, varied=True)
+    (plain, _), = Colouriser(weights, min_chroma=0.0, spread=0.0).colourise([pixels])
+    (wide, _), = Colouriser(weights, min_chroma=0.0, spread=4.0).colourise([pixels])
+
+    def spread_of(rgb: np.ndarray) -> float:
+        ab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])[:, 1:]
+        return float((ab - ab.mean(dim=(2, 3), keepdim=True)).norm(dim=1).mean())
+
+    # this untrained net's colour barely varies, so the gain is at its cap
+    assert spread_of(wide) == pytest.approx(MAX_SPREAD_GAIN * spread_of(plain), rel=0.05)
+    assert np.abs(_lightness(wide) - _lightness(pixels)).max() < 0.5
+
+
+class _FixedPrediction(torch.nn.Module):
+    """A "model" whose a*b* output is itself the parameter, to see where a loss pushes it."""
+
+    def __init__(self, ab: torch.Tensor):
+        super().__init__()
+        self.ab = torch.nn.Parameter(ab.clone())
+
+    def forward(self, lightness: torch.Tensor) -> tuple:
+        return self.ab, None, None
+
+
+def test_colour_reward_is_the_benchmark_colourfulness_and_pays_for_colour() -> None:
+    from oldphoto.colour.training import batch_tensors, colour_loss, colourfulness, recombine
+    from oldphoto.metrics import colourfulness as benchmark_colourfulness
+
+    rgb = np.random.default_rng(7).random((2, 9, 11, 3)).astype(np.float32)
+    ours = colourfulness(torch.from_numpy(rgb).permute(0, 3, 1, 2))
+    assert np.allclose(ours.numpy(), [benchmark_colourfulness(x) for x in rgb], rtol=1e-4)
+
+    lightness, truth_ab, truth_rgb = batch_tensors(_toy_set(count=2, size=8).images, "cpu")
+    start = 2.0 * torch.randn(2, 2, 8, 8, generator=torch.Generator().manual_seed(0))
+
+    def colour_after_one_step(reward: float) -> float:
+        model = _FixedPrediction(start)
+        config = TrainConfig(kind="colorize-cnn", arch={}, out="x", loss="psnr",
+                             colour_reward=reward)
+        colour_loss(model, config, lightness, truth_ab, truth_rgb, None).backward()
+        with torch.no_grad():
+            stepped = model.ab - 0.5 * model.ab.grad
+        return float(colourfulness(recombine(lightness, stepped)).mean())
+
+    assert colour_after_one_step(10.0) > colour_after_one_step(0.0) + 0.1
 
 
 def test_data_folders_with_and_without_classes(tmp_path) -> None:
@@ -264,3 +334,22 @@ def test_modules_do_not_import_torch() -> None:
     code = ("import sys, oldphoto.filters.colorize, oldphoto.colour.commands; "
             "sys.exit(int('torch' in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_calibration_holds_every_data_set_to_the_colourfulness_target() -> None:
+    from oldphoto.colour.data import merge
+    from oldphoto.colour.training import _gated_summary
+
+    merged = merge([_toy_set(count=3), _toy_set(count=2)])
+    assert merged.origins.tolist() == [0, 0, 0, 1, 1]
+    assert merged.subset(np.array([1, 4])).origins.tolist() == [0, 1]
+    at = "@1.0+0.0"
+    table = {  # set 0 gets half its truth's colour, set 1 a tenth: the mix hides set 1
+        "origin": np.array([0, 0, 1]), "chroma": np.array([5.0, 5.0, 5.0]),
+        f"colourfulness{at}": np.array([10.0, 10.0, 2.0]),
+        f"truth_colourfulness{at}": np.array([20.0, 20.0, 20.0]),
+        f"psnr{at}": np.array([30.0, 30.0, 30.0]), f"gray_psnr{at}": np.array([29.0, 29.0, 29.0]),
+    }
+    row = _gated_summary(table, 1.0, 0.0, 0.0)
+    assert row["colourfulness_ratio_per_set"] == [0.5, 0.1]
+    assert row["colourfulness_ratio"] == pytest.approx(22 / 60, abs=1e-4)

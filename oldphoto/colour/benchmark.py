@@ -60,14 +60,14 @@ def grey_baseline(rgb: np.ndarray) -> np.ndarray:
 def score_weights(
     files: list[Path], truths: list[np.ndarray], weights: str, size: int, device: str,
     detector: str = "none", saturation: float = -1.0, greys: list[np.ndarray] | None = None,
-    min_chroma: float = -1.0,
+    min_chroma: float = -1.0, spread: float = -1.0,
 ) -> dict[str, Any]:
     """One model over all files, beside gray; also the score on colour originals only."""
     from oldphoto.colour.pipeline import Colouriser
 
     colouriser = Colouriser(
         weights, device=device, size=size, detector=detector, saturation=saturation,
-        min_chroma=min_chroma,
+        min_chroma=min_chroma, spread=spread,
     )
     scores, rgb_files, colour_only = Scores(), Scores(), Scores()
     left_grey = 0
@@ -98,12 +98,14 @@ def score_weights(
     summary["size"] = colouriser.size
     summary["saturation"] = colouriser.saturation
     summary["min_chroma"] = colouriser.min_chroma
+    summary["spread"] = colouriser.spread
     return summary
 
 
 def bench_table(
     data: Path, weights: list[str], limit: int, size: int, device: str, json_out: Path | None,
     detector: str = "none", saturation: float = -1.0, min_chroma: float = -1.0,
+    spread: float = -1.0,
 ) -> list[dict[str, Any]]:
     """Print (and optionally save) the table of every model against gray."""
     from rich.console import Console
@@ -116,7 +118,9 @@ def bench_table(
     truths = [read_rgb(path) for path in files]
     greys = [grey_baseline(truth) for truth in truths]
     rows = [
-        score_weights(files, truths, name, size, device, detector, saturation, greys, min_chroma)
+        score_weights(
+            files, truths, name, size, device, detector, saturation, greys, min_chroma, spread
+        )
         for name in weights
     ]
     table = Table(title=f"{data} ({len(files)} images)")

@@ -57,6 +57,14 @@ MaxGreyOpt = Annotated[
         "the val photos grey.",
     ),
 ]
+RewardOpt = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        help="With --loss psnr: subtract this times the result's colourfulness (Hasler and "
+        "Suesstrunk, 0-255) from the loss, to trade PSNR for visible colour (0 = none).",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
@@ -120,7 +128,7 @@ def _run(kind: str, arch: dict, common: dict, model_factory: Any = None) -> None
 _SHARED = (
     "data", "epochs", "batch_size", "lr", "alpha", "beta", "l2", "loss", "size", "val_split",
     "val_limit", "limit", "ema", "device", "seed", "resume", "threads", "cache_dir", "quiet",
-    "init", "min_colourfulness", "max_grey", "oversample",
+    "init", "min_colourfulness", "max_grey", "oversample", "colour_reward",
 )
 
 
@@ -162,6 +170,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         resume: ResumeOpt = None, threads: ThreadsOpt = 0, cache_dir: CacheOpt = None,
         init: Annotated[Path | None, typer.Option(help="Start from this checkpoint's weights.")] = None,
         min_colourfulness: MinColourOpt = 0.0, max_grey: MaxGreyOpt = 0.3,
+        colour_reward: RewardOpt = 0.0,
         quiet: QuietOpt = False,
     ) -> None:
         """Train the fusion CNN colouriser (paper variant or the shipped unet default)."""
@@ -189,6 +198,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         limit: LimitOpt = 0, ema: EmaOpt = 0.999, device: DeviceOpt = "cpu", seed: SeedOpt = 0,
         resume: ResumeOpt = None, threads: ThreadsOpt = 0, cache_dir: CacheOpt = None,
         min_colourfulness: MinColourOpt = 0.0, max_grey: MaxGreyOpt = 0.3,
+        colour_reward: RewardOpt = 0.0,
         quiet: QuietOpt = False,
     ) -> None:
         """Train the paper's MLP colouriser (1024 -> hidden -> 3072, sigmoid, BN, Xavier)."""
@@ -215,6 +225,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
             Path | None, typer.Option(help="Start the CNN part from a colorize-cnn checkpoint.")
         ] = None,
         min_colourfulness: MinColourOpt = 0.0, max_grey: MaxGreyOpt = 0.3,
+        colour_reward: RewardOpt = 0.0,
         quiet: QuietOpt = False,
     ) -> None:
         """Train a fusion CNN whose global prior includes a frozen ResNet's features."""
@@ -303,13 +314,17 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         min_chroma: Annotated[
             float, typer.Option(help="Faint-colour gate (-1 = each checkpoint's own; 0 = off).")
         ] = -1.0,
+        spread: Annotated[
+            float, typer.Option(help="Extra colour spread (-1 = each checkpoint's own; 0 = off).")
+        ] = -1.0,
     ) -> None:
         """Score colourisers against gray (input L*, a*b* = 0) on the same images."""
         from oldphoto.colour.benchmark import bench_table
 
         try:
             bench_table(
-                data, weights, limit, size, device, json_out, bw_detector, saturation, min_chroma
+                data, weights, limit, size, device, json_out, bw_detector, saturation, min_chroma,
+                spread,
             )
         except OldphotoError as err:
             typer.echo(f"oldphoto bench colorize: {err}", err=True)

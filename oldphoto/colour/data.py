@@ -26,6 +26,9 @@ class ImageSet:
     labels: np.ndarray
     classes: list[str] = field(default_factory=list)
     source: str = ""
+    #: (N,) index of the ``--data`` set each image came from (None = one set), so
+    #: calibration can hold every set to the colourfulness target, not just the mix.
+    origins: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -35,7 +38,8 @@ class ImageSet:
         return bool(self.classes) and bool((self.labels >= 0).all())
 
     def subset(self, index: np.ndarray) -> ImageSet:
-        return ImageSet(self.images[index], self.labels[index], self.classes, self.source)
+        origins = None if self.origins is None else self.origins[index]
+        return ImageSet(self.images[index], self.labels[index], self.classes, self.source, origins)
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -155,8 +159,10 @@ def merge(sets: list[ImageSet]) -> ImageSet:
         offset = len(classes)
         labels.append(np.where(part.labels >= 0, part.labels + offset, -1))
         classes += part.classes
+    origins = np.concatenate([np.full(len(part), number) for number, part in enumerate(sets)])
     return ImageSet(
-        np.concatenate(images), np.concatenate(labels), classes, "+".join(p.source for p in sets)
+        np.concatenate(images), np.concatenate(labels), classes, "+".join(p.source for p in sets),
+        origins,
     )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from oldphoto.colour.grading import widen_spread
 from oldphoto.colour.lab import lab_to_rgb, mean_chroma, rgb_to_lab
 from oldphoto.models.checkpoint import load_model, resolve_weights
 
@@ -46,7 +47,7 @@ class Colouriser:
     def __init__(
         self, weights: str | Path, kind: str | None = None, device: str = "cpu",
         size: int = 0, saturation: float = -1.0, gate: float = -1.0, flip_average: bool = True,
-        detector: str = "none", min_chroma: float = -1.0,
+        detector: str = "none", min_chroma: float = -1.0, spread: float = -1.0,
     ):
         self.path = resolve_weights(str(weights))
         model, payload = load_model(self.path, kind)
@@ -63,6 +64,8 @@ class Colouriser:
         #: faint-colour gate; -1 takes the checkpoint's calibrated value (0 = always colour).
         record = payload["record"]
         self.min_chroma = float(record.get("min_chroma", 0.0)) if min_chroma < 0 else min_chroma
+        #: extra colour spread per photo (grading.widen_spread); -1 takes the checkpoint's.
+        self.spread = float(record.get("spread", 0.0)) if spread < 0 else spread
         self.flip_average = flip_average
         self.detector, self.gate = self._load_detector(detector, gate)
 
@@ -142,7 +145,7 @@ class Colouriser:
 
     def _finish(self, item: Prepared, ab: torch.Tensor) -> np.ndarray:
         h, w = item.valid
-        ab = ab[:, :, :h, :w] * self.saturation
+        ab = widen_spread(ab[:, :, :h, :w] * self.saturation, self.spread)
         ab = F.interpolate(ab, size=item.lightness.shape[-2:], mode="bilinear", align_corners=False)
         rgb = lab_to_rgb(torch.cat([item.lightness, ab], dim=1))
         return np.ascontiguousarray(rgb[0].permute(1, 2, 0).cpu().numpy(), dtype=np.float32)

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from oldphoto.colour.data import ImageSet
 from oldphoto.colour.evaluate import Scores
+from oldphoto.colour.grading import widen_spread
 from oldphoto.colour.lab import AB_SCALE, lab_to_rgb, mean_chroma, uint8_to_lab
 from oldphoto.errors import OldphotoError
 from oldphoto.models.checkpoint import build_model, save_checkpoint
@@ -40,6 +41,7 @@ class TrainConfig:
     lr: float = 2e-3
     alpha: float = 0.0
     beta: float = 0.0
+    colour_reward: float = 0.0
     oversample: int = 1
     min_colourfulness: float = 0.0
     max_grey: float = 0.3
@@ -102,6 +104,20 @@ def recombine(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     return lab_to_rgb(torch.cat([lightness * 100.0, ab], dim=1))
 
 
+def colourfulness(rgb: torch.Tensor) -> torch.Tensor:
+    """Hasler and Suesstrunk's colourfulness per image of (N, 3, H, W) RGB in [0, 1], on 0-255.
+
+    The benchmark's measure (``oldphoto.metrics.colourfulness``), differentiable,
+    so training can be paid for the colour a person sees.
+    """
+    rgb = rgb * 255.0
+    rg = rgb[:, 0] - rgb[:, 1]
+    yb = 0.5 * (rgb[:, 0] + rgb[:, 1]) - rgb[:, 2]
+    spread = (rg.var(dim=(1, 2), correction=0) + yb.var(dim=(1, 2), correction=0) + 1e-6).sqrt()
+    mean = (rg.mean(dim=(1, 2)).pow(2) + yb.mean(dim=(1, 2)).pow(2) + 1e-6).sqrt()
+    return spread + 0.3 * mean
+
+
 #: Mean |a*b*| below which an image counts as a black-and-white original.
 GREY_CHROMA = 0.5
 
@@ -126,10 +142,13 @@ def colour_loss(
         elif config.loss == "rgb":
             loss = F.mse_loss(recombine(lightness, predicted), rgb)
         elif config.loss == "psnr":
-            per_image = (recombine(lightness, predicted) - rgb).pow(2).mean(dim=(1, 2, 3))
+            result = recombine(lightness, predicted)
+            per_image = (result - rgb).pow(2).mean(dim=(1, 2, 3))
             coloured = mean_chroma(ab) >= GREY_CHROMA
             weights = coloured.float() / coloured.float().sum().clamp_min(1.0)
             loss = (10.0 * torch.log10(per_image + 1e-5) * weights).sum()
+            if config.colour_reward > 0:
+                loss = loss - config.colour_reward * (colourfulness(result) * weights).sum()
         else:
             raise OldphotoError(f"--loss {config.loss}: expected ab, rgb, psnr or rgb-direct")
     if config.alpha > 0 and logits is not None and labels is not None:
@@ -357,15 +376,18 @@ def train(
     return record
 
 
-SATURATIONS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5)
+SATURATIONS = (0.6, 0.65, 0.7, 0.75, 0.8, 0.9, 1.0, 1.25, 1.5)
+#: Candidate extra colour spreads (mean |a*b*| deviation added per photo, grading.widen_spread).
+SPREADS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 #: Candidate "faint colour" gates: mean |a*b*| of the prediction below which a photo stays grey.
 MIN_CHROMAS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
 
 
 @torch.no_grad()
 def _per_image_table(model: nn.Module, val_set: ImageSet, device: str) -> dict[str, np.ndarray]:
-    """Per-image val scores at every gain, with the flip-averaged prediction the filter uses."""
-    columns: dict[str, list[float]] = {}
+    """Per-image val scores at every grading, with the flip-averaged prediction the filter uses."""
+    origins = val_set.origins if val_set.origins is not None else np.zeros(len(val_set), int)
+    columns: dict[str, list[float]] = {"origin": list(origins)}
     for start in range(0, len(val_set), 256):
         lightness, _, rgb = batch_tensors(val_set.images[start : start + 256], device)
         predicted = 0.5 * (model(lightness)[0] + model(lightness.flip(3))[0].flip(3))
@@ -373,53 +395,70 @@ def _per_image_table(model: nn.Module, val_set: ImageSet, device: str) -> dict[s
         truth = rgb.permute(0, 2, 3, 1).cpu().numpy()
         grey = recombine(lightness, 0 * predicted).permute(0, 2, 3, 1).cpu().numpy()
         for gain in SATURATIONS:
-            estimate = recombine(lightness, predicted * gain).permute(0, 2, 3, 1).cpu().numpy()
-            for est, gry, tru in zip(estimate, grey, truth, strict=True):
-                one = Scores()
-                one.add(est, gry, tru)
-                for key, value in one.sums.items():
-                    columns.setdefault(f"{key}@{gain}", []).append(value)
+            for spread in SPREADS:
+                graded = widen_spread(predicted * gain, spread)
+                estimate = recombine(lightness, graded).permute(0, 2, 3, 1).cpu().numpy()
+                for est, gry, tru in zip(estimate, grey, truth, strict=True):
+                    one = Scores()
+                    one.add(est, gry, tru)
+                    for key, value in one.sums.items():
+                        columns.setdefault(f"{key}@{gain}+{spread}", []).append(value)
     return {key: np.asarray(value) for key, value in columns.items()}
 
 
-def _gated_summary(table: dict[str, np.ndarray], gain: float, min_chroma: float) -> dict[str, float]:
+def _gated_summary(
+    table: dict[str, np.ndarray], gain: float, spread: float, min_chroma: float
+) -> dict[str, float]:
     """Val means when photos whose predicted colour is fainter than ``min_chroma`` stay grey."""
     faint = table["chroma"] < min_chroma
-    psnr = np.where(faint, table[f"gray_psnr@{gain}"], table[f"psnr@{gain}"]).mean()
-    colour = np.where(faint, 0.0, table[f"colourfulness@{gain}"]).mean()
-    truth = table[f"truth_colourfulness@{gain}"].mean()
-    gray = table[f"gray_psnr@{gain}"].mean()
+    at = f"@{gain}+{spread}"
+    psnr = np.where(faint, table[f"gray_psnr{at}"], table[f"psnr{at}"]).mean()
+    colour = np.where(faint, 0.0, table[f"colourfulness{at}"])
+    truth = table[f"truth_colourfulness{at}"]
+    per_set = [
+        float(colour[table["origin"] == origin].mean() / max(truth[table["origin"] == origin].mean(), 1e-9))
+        for origin in np.unique(table["origin"])
+    ]
+    gray = table[f"gray_psnr{at}"].mean()
     return {
-        "saturation": gain, "min_chroma": min_chroma, "psnr": round(float(psnr), 4),
-        "gray_psnr": round(float(gray), 4), "gain_db": round(float(psnr - gray), 4),
-        "colourfulness_ratio": round(float(colour / max(truth, 1e-9)), 4),
+        "saturation": gain, "spread": spread, "min_chroma": min_chroma,
+        "psnr": round(float(psnr), 4), "gray_psnr": round(float(gray), 4),
+        "gain_db": round(float(psnr - gray), 4),
+        "colourfulness_ratio": round(float(colour.mean() / max(truth.mean(), 1e-9)), 4),
+        "colourfulness_ratio_per_set": [round(ratio, 4) for ratio in per_set],
         "grey_fraction": round(float(faint.mean()), 4), "images": len(faint),
     }
 
 
 def calibrate_output(config: TrainConfig, val_set: ImageSet, record: dict) -> dict:
-    """Pick the a*b* gain and faint-colour gate with the best val PSNR at the wanted colourfulness.
+    """Pick the grading (gain, spread, faint-colour gate) with the best val PSNR at the wanted colour.
 
-    Regression to the mean makes these colourisers timid, so a gain trades a
-    little PSNR for colour a person can see. And a photo whose predicted colour
-    is faint has little to win from it but much to lose if it was black and
-    white to begin with (gray is exact there), so below a calibrated mean
-    |a*b*| it stays grey. Rewrites the checkpoint with both in its record.
+    Regression to the mean makes these colourisers timid, so a gain or a wider
+    spread trades a little PSNR for colour a person can see. And a photo whose
+    predicted colour is faint has little to win from it but much to lose if it
+    was black and white to begin with (gray is exact there), so below a
+    calibrated mean |a*b*| it stays grey. Rewrites the checkpoint with all
+    three in its record.
     """
     from oldphoto.models.checkpoint import load_model
 
     model, _ = load_model(Path(config.out))
     model = model.to(config.device).eval()
     table = _per_image_table(model, val_set, config.device)
-    rows = [_gated_summary(table, gain, floor) for gain in SATURATIONS for floor in MIN_CHROMAS]
+    rows = [
+        _gated_summary(table, gain, spread, floor)
+        for gain in SATURATIONS for spread in SPREADS for floor in MIN_CHROMAS
+    ]
     allowed = [r for r in rows if r["grey_fraction"] <= config.max_grey] or rows[:1]
-    good = [r for r in allowed if r["colourfulness_ratio"] >= config.min_colourfulness] or allowed
+    good = [
+        r for r in allowed if min(r["colourfulness_ratio_per_set"]) >= config.min_colourfulness
+    ] or allowed
     best = max(good, key=lambda r: r["psnr"])
-    rule = (f"best val PSNR with colourfulness >= {config.min_colourfulness} of the truth's "
-            f"and at most {config.max_grey} of the photos left grey")
+    rule = (f"best val PSNR with colourfulness >= {config.min_colourfulness} of the truth's in "
+            f"every --data set and at most {config.max_grey} of the photos left grey")
     record = {
-        **record, "saturation": best["saturation"], "min_chroma": best["min_chroma"],
-        "calibration": {"rule": rule, "chosen": best, "sweep": rows},
+        **record, "saturation": best["saturation"], "spread": best["spread"],
+        "min_chroma": best["min_chroma"], "calibration": {"rule": rule, "chosen": best, "sweep": rows},
     }
     save_checkpoint(Path(config.out), config.kind, config.arch, model.cpu(), record)
     return record

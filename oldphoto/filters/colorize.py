@@ -21,6 +21,11 @@ def _options(default_weights: str) -> tuple[Option, ...]:
         Option("saturation", float, -1.0,
                "Scale the predicted a*b* (-1 = the checkpoint's calibrated gain; 1 = raw).",
                min=-1.0, max=4.0),
+        Option("spread", float, -1.0,
+               "Widen each photo's colour about its own mean by this much mean |a*b*| (bolder "
+               "colour for a little PSNR; -1 = the checkpoint's calibrated value; 0 = the "
+               "model's own).",
+               min=-1.0, max=20.0),
         Option("min_chroma", float, -1.0,
                "Leave a photo grey when the mean |a*b*| of its prediction is below this: faint "
                "colour gains little and costs much on black-and-white originals "
@@ -54,7 +59,7 @@ class _Colorize(Filter):
         self._colouriser = Colouriser(
             self.params.weights, self.kind, resolve_device(self.device), self.params.size,
             self.params.saturation, self.params.bw_gate, detector=self.params.bw_detector,
-            min_chroma=self.params.min_chroma,
+            min_chroma=self.params.min_chroma, spread=self.params.spread,
         )
 
     def process(self, frames: list[Frame]) -> list[Frame]:
