@@ -1,6 +1,6 @@
 """The PSNR / colourfulness trade-off of colourisers on the training val split.
 
-    python benchmarks/colour_frontier.py --weights runs/cnn3.pt --weights colorize-cnn \\
+    python benchmarks/colour_frontier.py --weights runs/cnn2.pt --weights colorize-cnn \\
         --data ../shared/data/cifar10/train --data ../shared/data/tiny-imagenet/train
 
 For each checkpoint it predicts a*b* once (mirror-averaged, as the filter does)
@@ -10,7 +10,8 @@ the best setting of each:
 
 - ``gain``: a uniform a*b* gain (the ``--saturation`` of the filters);
 - ``spread``: gain plus ``grading.widen_spread`` (the filters' ``--spread``);
-- all with the faint-colour gate (``--min-chroma``), at most 30% of photos grey.
+- all with the faint-colour gate (``--min-chroma``), at most 30% of photos grey
+  (the study's cap; the shipped defaults were calibrated with 15%).
 
 "Best" is the highest worst-set gain over gray on colour originals, under the
 constraint that every ``--data`` set reaches the target share of its truth's

@@ -353,3 +353,13 @@ def test_calibration_holds_every_data_set_to_the_colourfulness_target() -> None:
     row = _gated_summary(table, 1.0, 0.0, 0.0)
     assert row["colourfulness_ratio_per_set"] == [0.5, 0.1]
     assert row["colourfulness_ratio"] == pytest.approx(22 / 60, abs=1e-4)
+
+
+def test_colour_reward_without_the_psnr_loss_is_a_clear_error(tmp_path) -> None:
+    data = _toy_set()
+    arch = {"model": "unet", "width": 4, "classes": 2, "grey_head": False, "work_size": 16}
+    config = TrainConfig(kind="colorize-cnn", arch=arch, out=str(tmp_path / "x.pt"), epochs=1,
+                         loss="rgb", colour_reward=0.05, size=16, data=["toy"])
+    with pytest.raises(OldphotoError, match="--colour-reward works with --loss psnr"):
+        train(config, data.subset(np.arange(16)), data.subset(np.arange(16, 24)), progress=False)
+    assert not (tmp_path / "x.pt").exists()

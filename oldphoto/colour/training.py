@@ -302,6 +302,8 @@ def train(
         val_set = with_bw_labels(val_set, device)
     elif is_backbone and not train_set.has_labels:
         raise OldphotoError("resnet-backbone needs --data with one sub-folder per class")
+    if config.colour_reward > 0 and config.loss != "psnr":
+        raise OldphotoError(f"--colour-reward works with --loss psnr, not --loss {config.loss}")
     model = (model or build_model(config.arch)).to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.l2)
