@@ -347,8 +347,8 @@ def test_calibration_holds_every_data_set_to_the_colourfulness_target() -> None:
     table = {  # set 0 gets half its truth's colour, set 1 a tenth: the mix hides set 1
         "origin": np.array([0, 0, 1]), "chroma": np.array([5.0, 5.0, 5.0]),
         f"colourfulness{at}": np.array([10.0, 10.0, 2.0]),
-        f"truth_colourfulness{at}": np.array([20.0, 20.0, 20.0]),
-        f"psnr{at}": np.array([30.0, 30.0, 30.0]), f"gray_psnr{at}": np.array([29.0, 29.0, 29.0]),
+        "truth_colourfulness": np.array([20.0, 20.0, 20.0]),
+        f"psnr{at}": np.array([30.0, 30.0, 30.0]), "gray_psnr": np.array([29.0, 29.0, 29.0]),
     }
     row = _gated_summary(table, 1.0, 0.0, 0.0)
     assert row["colourfulness_ratio_per_set"] == [0.5, 0.1]

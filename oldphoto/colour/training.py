@@ -25,6 +25,8 @@ from oldphoto.colour.evaluate import Scores
 from oldphoto.colour.grading import widen_spread
 from oldphoto.colour.lab import AB_SCALE, lab_to_rgb, mean_chroma, uint8_to_lab
 from oldphoto.errors import OldphotoError
+from oldphoto.metrics import colourfulness as image_colourfulness
+from oldphoto.metrics import psnr
 from oldphoto.models.checkpoint import build_model, save_checkpoint
 
 
@@ -396,15 +398,18 @@ def _per_image_table(model: nn.Module, val_set: ImageSet, device: str) -> dict[s
         columns.setdefault("chroma", []).extend(mean_chroma(predicted).cpu().tolist())
         truth = rgb.permute(0, 2, 3, 1).cpu().numpy()
         grey = recombine(lightness, 0 * predicted).permute(0, 2, 3, 1).cpu().numpy()
+        # gray and the truth do not depend on the grading: score them once
+        columns.setdefault("gray_psnr", []).extend(map(psnr, grey, truth))
+        columns.setdefault("truth_colourfulness", []).extend(map(image_colourfulness, truth))
         for gain in SATURATIONS:
             for spread in SPREADS:
                 graded = widen_spread(predicted * gain, spread)
                 estimate = recombine(lightness, graded).permute(0, 2, 3, 1).cpu().numpy()
-                for est, gry, tru in zip(estimate, grey, truth, strict=True):
-                    one = Scores()
-                    one.add(est, gry, tru)
-                    for key, value in one.sums.items():
-                        columns.setdefault(f"{key}@{gain}+{spread}", []).append(value)
+                at = f"@{gain}+{spread}"
+                columns.setdefault(f"psnr{at}", []).extend(map(psnr, estimate, truth))
+                columns.setdefault(f"colourfulness{at}", []).extend(
+                    map(image_colourfulness, estimate)
+                )
     return {key: np.asarray(value) for key, value in columns.items()}
 
 
@@ -414,18 +419,18 @@ def _gated_summary(
     """Val means when photos whose predicted colour is fainter than ``min_chroma`` stay grey."""
     faint = table["chroma"] < min_chroma
     at = f"@{gain}+{spread}"
-    psnr = np.where(faint, table[f"gray_psnr{at}"], table[f"psnr{at}"]).mean()
+    mean_psnr = np.where(faint, table["gray_psnr"], table[f"psnr{at}"]).mean()
     colour = np.where(faint, 0.0, table[f"colourfulness{at}"])
-    truth = table[f"truth_colourfulness{at}"]
+    truth = table["truth_colourfulness"]
     per_set = [
         float(colour[table["origin"] == origin].mean() / max(truth[table["origin"] == origin].mean(), 1e-9))
         for origin in np.unique(table["origin"])
     ]
-    gray = table[f"gray_psnr{at}"].mean()
+    gray = table["gray_psnr"].mean()
     return {
         "saturation": gain, "spread": spread, "min_chroma": min_chroma,
-        "psnr": round(float(psnr), 4), "gray_psnr": round(float(gray), 4),
-        "gain_db": round(float(psnr - gray), 4),
+        "psnr": round(float(mean_psnr), 4), "gray_psnr": round(float(gray), 4),
+        "gain_db": round(float(mean_psnr - gray), 4),
         "colourfulness_ratio": round(float(colour.mean() / max(truth.mean(), 1e-9)), 4),
         "colourfulness_ratio_per_set": [round(ratio, 4) for ratio in per_set],
         "grey_fraction": round(float(faint.mean()), 4), "images": len(faint),
