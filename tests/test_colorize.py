@@ -59,9 +59,14 @@ def test_lab_matches_scikit_image() -> None:
     assert np.abs(back.numpy() - rgb).max() < 1e-3
 
 
-def test_working_shape_keeps_aspect_ratio() -> None:
-    assert working_shape(321, 481, 32) == (21, 32)
-    assert working_shape(400, 100, 32) == (32, 8)
+def test_working_shape_keeps_aspect_ratio_at_the_training_scale() -> None:
+    # the short side goes to the working size: the scale of the square training photos
+    assert working_shape(321, 481, 32) == (32, 48)
+    assert working_shape(400, 100, 32) == (128, 32)
+    # panoramas are capped at 4x the working size on the long side
+    assert working_shape(100, 1000, 32) == (13, 128)
+    # fixed-input models (the MLP) need the whole photo inside their square
+    assert working_shape(321, 481, 32, fit_inside=True) == (21, 32)
 
 
 @pytest.mark.parametrize("shape", [(57, 83, 3), (83, 57), (200, 31, 3), (31, 200, 3)])
@@ -272,6 +277,30 @@ def test_colour_reward_is_the_benchmark_colourfulness_and_pays_for_colour() -> N
     assert colour_after_one_step(10.0) > colour_after_one_step(0.0) + 0.1
 
 
+def test_reward_cap_stops_paying_for_colour_beyond_the_photos_own() -> None:
+    from oldphoto.colour.training import batch_tensors, colour_loss, colourfulness, recombine
+
+    lightness, truth_ab, truth_rgb = batch_tensors(_toy_set(count=2, size=8).images, "cpu")
+    truth_colour = colourfulness(truth_rgb)
+
+    def reward_gradient(scale: float, cap: float) -> torch.Tensor:
+        model = _FixedPrediction(scale * truth_ab)
+        config = TrainConfig(kind="colorize-cnn", arch={}, out="x", loss="psnr",
+                             colour_reward=1.0, reward_cap=cap)
+        colour_loss(model, config, lightness, truth_ab, truth_rgb, None).backward()
+        plain = _FixedPrediction(scale * truth_ab)
+        config = TrainConfig(kind="colorize-cnn", arch={}, out="x", loss="psnr")
+        colour_loss(plain, config, lightness, truth_ab, truth_rgb, None).backward()
+        return model.ab.grad - plain.ab.grad
+
+    # twice the truth's colour: above the cap, so only the PSNR term pulls
+    assert bool((colourfulness(recombine(lightness, 2.0 * truth_ab)) > truth_colour).all())
+    assert float(reward_gradient(2.0, cap=1.0).abs().max()) == 0.0
+    assert float(reward_gradient(2.0, cap=0.0).abs().max()) > 0.0
+    # half the truth's colour: below the cap, still paid
+    assert float(reward_gradient(0.5, cap=1.0).abs().max()) > 0.0
+
+
 def test_data_folders_with_and_without_classes(tmp_path) -> None:
     from PIL import Image
 
@@ -355,11 +384,18 @@ def test_calibration_holds_every_data_set_to_the_colourfulness_target() -> None:
     assert row["colourfulness_ratio"] == pytest.approx(22 / 60, abs=1e-4)
 
 
-def test_colour_reward_without_the_psnr_loss_is_a_clear_error(tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"loss": "rgb", "colour_reward": 0.05}, "--colour-reward works with --loss psnr"),
+        ({"loss": "psnr", "reward_cap": 1.0}, "--reward-cap needs --colour-reward"),
+    ],
+)
+def test_reward_options_that_cannot_work_are_a_clear_error(tmp_path, options, message) -> None:
     data = _toy_set()
     arch = {"model": "unet", "width": 4, "classes": 2, "grey_head": False, "work_size": 16}
     config = TrainConfig(kind="colorize-cnn", arch=arch, out=str(tmp_path / "x.pt"), epochs=1,
-                         loss="rgb", colour_reward=0.05, size=16, data=["toy"])
-    with pytest.raises(OldphotoError, match="--colour-reward works with --loss psnr"):
+                         size=16, data=["toy"], **options)
+    with pytest.raises(OldphotoError, match=message):
         train(config, data.subset(np.arange(16)), data.subset(np.arange(16, 24)), progress=False)
     assert not (tmp_path / "x.pt").exists()

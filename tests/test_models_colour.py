@@ -54,6 +54,43 @@ def test_resnet_prior_is_frozen_and_starts_like_the_cnn() -> None:
     assert ab.shape == (2, 2, 32, 48)
 
 
+def test_prior_dropout_withholds_the_prior_in_training_only() -> None:
+    torch.manual_seed(0)
+    cnn = UNetFusionCNN(width=4, classes=3, prior_dim=64)
+    with torch.no_grad():  # a prior that matters (the projection starts at zero)
+        cnn.prior.weight.normal_(0.0, 1.0)
+        cnn.out.weight.normal_(0.0, 0.5)
+    model = ResNetColouriser(cnn, CifarResNet(8, 10), prior_dropout=1.0)
+    lightness = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        withheld = model.train()(lightness)[0]
+        no_prior = model.cnn.train()(lightness, torch.zeros(2, 64))[0]
+        used = model.eval()(lightness)[0]
+        plain = ResNetColouriser(cnn, model.backbone).eval()(lightness)[0]
+    assert torch.allclose(withheld, no_prior, atol=1e-6)
+    assert torch.allclose(used, plain)
+    assert not torch.allclose(used, model.cnn.eval()(lightness, torch.zeros(2, 64))[0], atol=1e-4)
+
+
+def test_prior_only_training_moves_the_projection_and_nothing_else() -> None:
+    torch.manual_seed(0)
+    cnn = UNetFusionCNN(width=4, classes=3, prior_dim=64)
+    with torch.no_grad():
+        cnn.out.weight.normal_(0.0, 0.5)  # so the prior's projection gets a gradient
+    model = ResNetColouriser(cnn, CifarResNet(8, 10), prior_only=True)
+    before = {k: v.clone() for k, v in model.cnn.state_dict().items()}
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.train()
+    for _ in range(2):
+        ab = model(torch.rand(4, 1, 32, 32))[0]
+        optimiser.zero_grad()
+        ((ab - 0.3) ** 2).mean().backward()
+        optimiser.step()
+    after = model.cnn.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved == {"prior.weight", "prior.bias"}  # batch-norm statistics included
+
+
 def test_build_model_round_trip() -> None:
     arch = {"model": "resnet-colouriser", "backbone": CifarResNet(8, 10).arch,
             "cnn": {"model": "paper-cnn", "classes": 10, "size": 32, "prior_dim": 64}}
@@ -101,3 +138,14 @@ def test_shared_cifar_resnets_load_and_classify(shared_dir, name) -> None:
         predicted = model((x - mean) / std).argmax(1)
     accuracy = float((predicted == torch.tensor(labels)).float().mean())
     assert accuracy > 0.5  # ~0.8 on this JPEG copy; chance is 0.1
+
+
+def test_prior_only_without_a_cnn_to_keep_is_a_one_line_error(tmp_path) -> None:
+    from conftest import run_cli
+
+    out = tmp_path / "resnet.pt"
+    result = run_cli("train", "colorize-resnet", "--data", str(tmp_path), "--backbone",
+                     "resnet-backbone", "--prior-only", "-o", str(out))
+    message = result.stderr.decode().strip()
+    assert result.returncode == 2 and "--prior-only needs --init" in message
+    assert len(message.splitlines()) == 1 and not out.exists()

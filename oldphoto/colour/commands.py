@@ -65,6 +65,14 @@ RewardOpt = Annotated[
         "Suesstrunk, 0-255) from the loss, to trade PSNR for visible colour (0 = none).",
     ),
 ]
+RewardCapOpt = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        help="Pay the colour reward only up to this multiple of each training photo's own "
+        "colourfulness, so grey-ish scenes are not painted (0 = no cap).",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
@@ -129,6 +137,7 @@ _SHARED = (
     "data", "epochs", "batch_size", "lr", "alpha", "beta", "l2", "loss", "size", "val_split",
     "val_limit", "limit", "ema", "device", "seed", "resume", "threads", "cache_dir", "quiet",
     "init", "min_colourfulness", "max_grey", "oversample", "colour_reward",
+    "reward_cap",
 )
 
 
@@ -170,7 +179,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         resume: ResumeOpt = None, threads: ThreadsOpt = 0, cache_dir: CacheOpt = None,
         init: Annotated[Path | None, typer.Option(help="Start from this checkpoint's weights.")] = None,
         min_colourfulness: MinColourOpt = 0.0, max_grey: MaxGreyOpt = 0.3,
-        colour_reward: RewardOpt = 0.0,
+        colour_reward: RewardOpt = 0.0, reward_cap: RewardCapOpt = 0.0,
         quiet: QuietOpt = False,
     ) -> None:
         """Train the fusion CNN colouriser (paper variant or the shipped unet default)."""
@@ -198,7 +207,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         limit: LimitOpt = 0, ema: EmaOpt = 0.999, device: DeviceOpt = "cpu", seed: SeedOpt = 0,
         resume: ResumeOpt = None, threads: ThreadsOpt = 0, cache_dir: CacheOpt = None,
         min_colourfulness: MinColourOpt = 0.0, max_grey: MaxGreyOpt = 0.3,
-        colour_reward: RewardOpt = 0.0,
+        colour_reward: RewardOpt = 0.0, reward_cap: RewardCapOpt = 0.0,
         quiet: QuietOpt = False,
     ) -> None:
         """Train the paper's MLP colouriser (1024 -> hidden -> 3072, sigmoid, BN, Xavier)."""
@@ -225,7 +234,22 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
             Path | None, typer.Option(help="Start the CNN part from a colorize-cnn checkpoint.")
         ] = None,
         min_colourfulness: MinColourOpt = 0.0, max_grey: MaxGreyOpt = 0.3,
-        colour_reward: RewardOpt = 0.0,
+        colour_reward: RewardOpt = 0.0, reward_cap: RewardCapOpt = 0.0,
+        prior_dropout: Annotated[
+            float,
+            typer.Option(
+                min=0.0, max=1.0,
+                help="Withhold the ResNet prior from this share of training photos, so the CNN "
+                "does not lean on it where its classes say nothing (e.g. landscapes).",
+            ),
+        ] = 0.0,
+        prior_only: Annotated[
+            bool,
+            typer.Option(
+                help="Train only the projection of the ResNet prior; the CNN from --init stays "
+                "as it is, so the prior can add to its colour but not unlearn it.",
+            ),
+        ] = False,
         quiet: QuietOpt = False,
     ) -> None:
         """Train a fusion CNN whose global prior includes a frozen ResNet's features."""
@@ -243,12 +267,23 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
             cnn = {"model": "unet", "width": width, "classes": None, "prior_dim": prior,
                    "grey_head": beta > 0}
         arch = {"model": "resnet-colouriser", "cnn": cnn, "backbone": net.arch, "classes": None}
+        if prior_dropout:
+            arch["prior_dropout"] = prior_dropout
+        if prior_only:
+            if init is None and resume is None:
+                typer.echo("oldphoto train colorize-resnet: --prior-only needs --init "
+                           "(a trained colorize-cnn to keep)", err=True)
+                raise typer.Exit(2)
+            arch["prior_only"] = True
 
         def factory(full_arch: dict, init_path: Path | None) -> Any:
             from oldphoto.models.resnet_colouriser import ResNetColouriser
 
             full_arch["cnn"]["classes"] = full_arch.pop("classes")
-            return ResNetColouriser(_cnn_from_init(full_arch["cnn"], init_path), net)
+            return ResNetColouriser(
+                _cnn_from_init(full_arch["cnn"], init_path), net,
+                full_arch.get("prior_dropout", 0.0), full_arch.get("prior_only", False),
+            )
 
         common = _common(locals())
         _run("colorize-resnet", arch, common, factory)

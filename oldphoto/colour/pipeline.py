@@ -29,9 +29,25 @@ class Prepared:
     valid: tuple[int, int]  # (h, w) of the unpadded working image
 
 
-def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
-    """Scale so the long side is ``size``, keeping the aspect ratio."""
-    scale = size / max(height, width)
+#: The longest a working image may be, in multiples of the working size (panoramas).
+MAX_WORKING_ASPECT = 4
+
+
+def working_shape(
+    height: int, width: int, size: int, fit_inside: bool = False
+) -> tuple[int, int]:
+    """The aspect-preserving size at which the network sees an image.
+
+    The models learn colour at the scale of ``size``-px square photos, so a
+    non-square photo is scaled until its *short* side is ``size``: scaling the
+    long side instead would shrink a 3:2 photo's content to two thirds of the
+    scale the model knows. The long side is capped at ``MAX_WORKING_ASPECT``
+    times ``size``. ``fit_inside`` (fixed-input models) scales the long side.
+    """
+    if fit_inside:
+        scale = size / max(height, width)
+    else:
+        scale = min(size / min(height, width), MAX_WORKING_ASPECT * size / max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
@@ -74,7 +90,7 @@ class Colouriser:
         rgb = rgb[None, None].expand(-1, 3, -1, -1) if rgb.ndim == 2 else rgb.permute(2, 0, 1)[None]
         lightness = rgb_to_lab(rgb)[:, :1]
         height, width = lightness.shape[-2:]
-        h, w = working_shape(height, width, self.size)
+        h, w = working_shape(height, width, self.size, fit_inside=bool(self.fixed))
         small = lightness / 100.0
         if (h, w) != (height, width):
             small = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False, antialias=True)

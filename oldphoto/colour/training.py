@@ -44,6 +44,7 @@ class TrainConfig:
     alpha: float = 0.0
     beta: float = 0.0
     colour_reward: float = 0.0
+    reward_cap: float = 0.0
     oversample: int = 1
     min_colourfulness: float = 0.0
     max_grey: float = 0.3
@@ -150,7 +151,10 @@ def colour_loss(
             weights = coloured.float() / coloured.float().sum().clamp_min(1.0)
             loss = (10.0 * torch.log10(per_image + 1e-5) * weights).sum()
             if config.colour_reward > 0:
-                loss = loss - config.colour_reward * (colourfulness(result) * weights).sum()
+                paid = colourfulness(result)
+                if config.reward_cap > 0:  # no pay for colour beyond the photo's own
+                    paid = torch.minimum(paid, config.reward_cap * colourfulness(rgb))
+                loss = loss - config.colour_reward * (paid * weights).sum()
         else:
             raise OldphotoError(f"--loss {config.loss}: expected ab, rgb, psnr or rgb-direct")
     if config.alpha > 0 and logits is not None and labels is not None:
@@ -306,6 +310,8 @@ def train(
         raise OldphotoError("resnet-backbone needs --data with one sub-folder per class")
     if config.colour_reward > 0 and config.loss != "psnr":
         raise OldphotoError(f"--colour-reward works with --loss psnr, not --loss {config.loss}")
+    if config.reward_cap > 0 and config.colour_reward <= 0:
+        raise OldphotoError("--reward-cap needs --colour-reward")
     model = (model or build_model(config.arch)).to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.l2)

@@ -16,7 +16,9 @@ from oldphoto.hookspecs import hookimpl
 def _options(default_weights: str) -> tuple[Option, ...]:
     return (
         Option("weights", str, default_weights, "Shipped weights name or a checkpoint path."),
-        Option("size", int, 0, "Working size (long side) of the model; 0 = the checkpoint's.",
+        Option("size", int, 0,
+               "Working size of the model: the short side, long side at most 4x "
+               "(0 = the checkpoint's).",
                min=0, max=1024),
         Option("saturation", float, -1.0,
                "Scale the predicted a*b* (-1 = the checkpoint's calibrated gain; 1 = raw).",

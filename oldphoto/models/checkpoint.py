@@ -40,7 +40,10 @@ def build_model(arch: dict[str, Any]) -> nn.Module:
             arch["width"], arch["classes"], arch.get("prior_dim", 0), arch.get("grey_head", False)
         )
     if model == "resnet-colouriser":
-        return ResNetColouriser(build_model(arch["cnn"]), build_resnet(arch["backbone"]))
+        return ResNetColouriser(
+            build_model(arch["cnn"]), build_resnet(arch["backbone"]), arch.get("prior_dropout", 0.0),
+            arch.get("prior_only", False),
+        )
     if model == "resnet":
         return build_resnet(arch["backbone"])
     raise OldphotoError(f"unknown model {model!r} in checkpoint")

@@ -185,12 +185,12 @@ def load_external_resnet(path: Path) -> CifarResNet | ResNet18:
 def grey_for_resnet(lightness: torch.Tensor, size: int) -> torch.Tensor:
     """Normalised lightness (N,1,H,W) -> the grey RGB a ResNet expects, ImageNet-normalised.
 
-    The long side is scaled to ``size`` keeping the aspect ratio (the ResNets pool
-    globally, so no square stretching is needed).
+    The short side is scaled to ``size`` keeping the aspect ratio, the scale the
+    ResNets were trained at (they pool globally, so no square stretching is needed).
     """
     lab = torch.cat([lightness * 100.0, torch.zeros_like(lightness).expand(-1, 2, -1, -1)], 1)
     rgb = lab_to_rgb(lab)
-    scale = size / max(rgb.shape[-2:])
+    scale = size / min(rgb.shape[-2:])
     if abs(scale - 1.0) > 1e-6:
         rgb = F.interpolate(
             rgb, scale_factor=scale, mode="bilinear", align_corners=False, antialias=scale < 1
