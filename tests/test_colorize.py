@@ -94,7 +94,7 @@ def test_batches_of_mixed_sizes_match_one_at_a_time(tmp_path) -> None:
 
 
 @pytest.mark.skipif(not (WEIGHTS_DIR / "colorize-cnn.pt").is_file(), reason="no shipped weights")
-@pytest.mark.parametrize("shape", [(256, 48), (48, 256)])
+@pytest.mark.parametrize("shape", [(256, 48), (48, 256), (250, 45), (45, 250)])  # last two: padded
 def test_tall_and_wide_grey_images_are_not_tinted(shape) -> None:
     def chroma_of_flat_field(field_shape: tuple[int, int]) -> tuple[np.ndarray, float]:
         flat = np.full(field_shape, 0.55, np.float32)
