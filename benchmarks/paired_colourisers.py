@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from oldphoto.colour.benchmark import (  # noqa: E402
+from oldphoto.bench.colour import (  # noqa: E402
     grey_baseline,
     is_single_channel,
     list_images,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from oldphoto.report.paper import (
+from oldphoto.bench.paper import (
     ROWS,
     BenchData,
     RowResult,
@@ -22,7 +22,7 @@ from oldphoto.report.paper import (
     run_rows,
     score_row,
 )
-from oldphoto.report.plots import Panel, panels_from_json, plot_panels
+from oldphoto.bench.plots import Panel, panels_from_json, plot_panels
 
 
 def small_data(count: int = 3) -> BenchData:
@@ -130,7 +130,7 @@ def test_bench_paper_runs_on_cifar(shared_dir: Path, tmp_path: Path) -> None:
 
 
 def test_paper_checkpoints_are_told_from_the_defaults_by_their_record() -> None:
-    from oldphoto.report.paper import PAPER_CHECKPOINTS
+    from oldphoto.bench.paper import PAPER_CHECKPOINTS
 
     def payload(kind: str, model: str, **config: object) -> dict:
         return {"kind": kind, "arch": {"model": model}, "record": {"config": config}}

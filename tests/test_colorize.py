@@ -15,17 +15,17 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 from oldphoto.colour.data import ImageSet, load_image_set  # noqa: E402
 from oldphoto.colour.lab import lab_to_rgb, rgb_to_lab  # noqa: E402
-from oldphoto.colour.pipeline import Colouriser, working_shape  # noqa: E402
-from oldphoto.colour.training import TrainConfig, train  # noqa: E402
-from oldphoto.errors import OldphotoError  # noqa: E402
-from oldphoto.frame import Frame  # noqa: E402
-from oldphoto.models.checkpoint import (  # noqa: E402
+from oldphoto.colour.models.checkpoint import (  # noqa: E402
     WEIGHTS_DIR,
     build_model,
     load_model,
     read_checkpoint,
     save_checkpoint,
 )
+from oldphoto.colour.pipeline import Colouriser, working_shape  # noqa: E402
+from oldphoto.colour.training import TrainConfig, train  # noqa: E402
+from oldphoto.errors import OldphotoError  # noqa: E402
+from oldphoto.frame import Frame  # noqa: E402
 
 SHIPPED = sorted(WEIGHTS_DIR.glob("*.pt"))
 

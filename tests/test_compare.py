@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from oldphoto.errors import OldphotoError
-from oldphoto.frame import NOISE_MASK, ORIGINAL, TRUE_MASK, Frame
-from oldphoto.report.compare import (
+from oldphoto.bench.compare import (
     BACKGROUND,
     EMPTY,
     HEADER,
@@ -23,6 +21,8 @@ from oldphoto.report.compare import (
     sheet_from_folders,
     sheet_from_frames,
 )
+from oldphoto.errors import OldphotoError
+from oldphoto.frame import NOISE_MASK, ORIGINAL, TRUE_MASK, Frame
 from oldphoto.stream import StreamWriter
 
 RED, GREEN, BLUE = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)
@@ -118,7 +118,7 @@ def test_cli_from_a_stream(tmp_path: Path) -> None:
 
 
 def test_snapshots_become_columns_in_pipe_order() -> None:
-    from oldphoto.report.snapshot import SnapshotFilter
+    from oldphoto.filters.snapshot import SnapshotFilter
 
     frame = Frame(solid(RED), {ORIGINAL: solid(BLUE)},
                   {"name": "p.png", "history": [{"filter": "age", "options": {}}]})

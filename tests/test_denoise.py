@@ -10,10 +10,10 @@ from _synthetic import synthetic_photo
 
 from oldphoto.aging import salt_and_pepper
 from oldphoto.denoise.classical import adaptive_median, damf, fill_from_clean, median3
+from oldphoto.denoise.detect import detect_grey
 from oldphoto.denoise.features import feature_count, window_features
 from oldphoto.denoise.regression import LinearDenoiser, load_denoiser, shipped_weights
 from oldphoto.denoise.training import TrainingPlan, train
-from oldphoto.detection import detect_grey
 from oldphoto.errors import OldphotoError
 from oldphoto.filters.denoise import DAMFFilter, DenoiseLRFilter, MedianFilter
 from oldphoto.frame import NOISE_MASK, Frame
@@ -302,7 +302,7 @@ def test_denoise_matches_the_plain_formulation(window: int) -> None:
 def test_train_and_bench_commands_end_to_end(tmp_path) -> None:
     import imageio.v3 as iio
 
-    from oldphoto.denoise.bench import run_bench
+    from oldphoto.bench.denoise import run_bench
     from oldphoto.denoise.training import run_training
 
     data = tmp_path / "photos"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from _synthetic import synthetic_photo
 
-import oldphoto.detection as detection
+import oldphoto.denoise.detect as detection
 from oldphoto.aging import salt_and_pepper
-from oldphoto.detection import (
+from oldphoto.denoise.detect import (
     AUTO_MAX,
     AUTO_MIN,
     EXTREME_TOLERANCE,

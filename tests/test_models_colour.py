@@ -10,16 +10,16 @@ torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-from oldphoto.errors import OldphotoError  # noqa: E402
-from oldphoto.models.checkpoint import build_model  # noqa: E402
-from oldphoto.models.fusion_cnn import PaperFusionCNN, UNetFusionCNN  # noqa: E402
-from oldphoto.models.mlp import ColourMLP  # noqa: E402
-from oldphoto.models.resnet import (  # noqa: E402
+from oldphoto.colour.models.checkpoint import build_model  # noqa: E402
+from oldphoto.colour.models.fusion_cnn import PaperFusionCNN, UNetFusionCNN  # noqa: E402
+from oldphoto.colour.models.mlp import ColourMLP  # noqa: E402
+from oldphoto.colour.models.resnet import (  # noqa: E402
     CifarResNet,
     ResNet18,
     load_external_resnet,
 )
-from oldphoto.models.resnet_colouriser import ResNetColouriser  # noqa: E402
+from oldphoto.colour.models.resnet_colouriser import ResNetColouriser  # noqa: E402
+from oldphoto.errors import OldphotoError  # noqa: E402
 
 
 def test_mlp_is_the_papers_shape() -> None:

@@ -11,8 +11,7 @@ import pytest
 from conftest import run_cli
 
 from oldphoto.aging import to_grey
-from oldphoto.frame import NOISE_MASK, ORIGINAL, TRUE_MASK, Frame
-from oldphoto.report.score import (
+from oldphoto.filters.score import (
     GREY_OF_ORIGINAL,
     GREY_ORIGINAL_AS_RGB,
     SAME,
@@ -21,6 +20,7 @@ from oldphoto.report.score import (
     mask_counts,
     score_frame,
 )
+from oldphoto.frame import NOISE_MASK, ORIGINAL, TRUE_MASK, Frame
 from oldphoto.stream import StreamWriter, read_stream
 
 

@@ -153,7 +153,7 @@ def _common(arguments: dict[str, Any], **fixed: Any) -> dict:
 
 def _cnn_from_init(arch: dict, init: Path | None) -> Any:
     """A fresh network, optionally starting from another checkpoint's matching weights."""
-    from oldphoto.models.checkpoint import build_model, read_checkpoint
+    from oldphoto.colour.models.checkpoint import build_model, read_checkpoint
 
     model = build_model(arch)
     if init is not None:
@@ -253,7 +253,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         quiet: QuietOpt = False,
     ) -> None:
         """Train a fusion CNN whose global prior includes a frozen ResNet's features."""
-        from oldphoto.models.backbones import load_backbone
+        from oldphoto.colour.models.backbones import load_backbone
 
         try:
             net = load_backbone(backbone)
@@ -277,7 +277,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
             arch["prior_only"] = True
 
         def factory(full_arch: dict, init_path: Path | None) -> Any:
-            from oldphoto.models.resnet_colouriser import ResNetColouriser
+            from oldphoto.colour.models.resnet_colouriser import ResNetColouriser
 
             full_arch["cnn"]["classes"] = full_arch.pop("classes")
             return ResNetColouriser(
@@ -302,7 +302,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         arch = {"model": "resnet", "backbone": {"family": "cifar", "depth": depth, "classes": None}}
 
         def factory(full_arch: dict, _init: Path | None) -> Any:
-            from oldphoto.models.checkpoint import build_model
+            from oldphoto.colour.models.checkpoint import build_model
 
             full_arch["backbone"]["classes"] = full_arch.pop("classes")
             return build_model(full_arch)
@@ -354,7 +354,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         ] = -1.0,
     ) -> None:
         """Score colourisers against gray (input L*, a*b* = 0) on the same images."""
-        from oldphoto.colour.benchmark import bench_table
+        from oldphoto.bench.colour import bench_table
 
         try:
             bench_table(
@@ -376,7 +376,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         height: Annotated[int, typer.Option(help="Row height in pixels.")] = 160,
     ) -> None:
         """A before/after contact sheet: grey input, each model, truth."""
-        from oldphoto.colour.benchmark import contact_sheet
+        from oldphoto.bench.colour import contact_sheet
 
         try:
             contact_sheet(data, weights, output, count, height)

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from oldphoto.colour.grading import widen_spread
 from oldphoto.colour.lab import lab_to_rgb, mean_chroma, rgb_to_lab
-from oldphoto.models.checkpoint import load_model, resolve_weights
+from oldphoto.colour.models.checkpoint import load_model, resolve_weights
 
 
 @dataclass
@@ -138,7 +138,7 @@ class Colouriser:
         """P(the photo was black-and-white to begin with), averaged with its mirror image."""
         if self.detector is None:
             return None
-        from oldphoto.models.resnet import grey_for_resnet
+        from oldphoto.colour.models.resnet import grey_for_resnet
 
         grey = grey_for_resnet(batch, self.detector.input_size)
         logits = self.detector(grey) + self.detector(grey.flip(3))

@@ -24,10 +24,10 @@ from oldphoto.colour.data import ImageSet
 from oldphoto.colour.evaluate import Scores
 from oldphoto.colour.grading import widen_spread
 from oldphoto.colour.lab import AB_SCALE, lab_to_rgb, mean_chroma, uint8_to_lab
+from oldphoto.colour.models.checkpoint import build_model, save_checkpoint
 from oldphoto.errors import OldphotoError
 from oldphoto.metrics import colourfulness as image_colourfulness
 from oldphoto.metrics import psnr
-from oldphoto.models.checkpoint import build_model, save_checkpoint
 
 
 @dataclass
@@ -217,7 +217,7 @@ def validate_colour(model: nn.Module, data: ImageSet, device: str, batch: int = 
 @torch.no_grad()
 def validate_classifier(model: nn.Module, data: ImageSet, device: str, batch: int = 256) -> dict:
     """Top-1 accuracy of a backbone on grey inputs."""
-    from oldphoto.models.resnet import grey_for_resnet
+    from oldphoto.colour.models.resnet import grey_for_resnet
 
     model.eval()
     correct = 0
@@ -255,7 +255,7 @@ GATE_WIN_DB, GATE_LOSS_DB = 50.0, 0.5
 @torch.no_grad()
 def validate_detector(model: nn.Module, data: ImageSet, device: str, batch: int = 256) -> dict:
     """AUC, recall of B&W originals among the top-k%, and the gate threshold the cost model picks."""
-    from oldphoto.models.resnet import grey_for_resnet
+    from oldphoto.colour.models.resnet import grey_for_resnet
 
     model.eval()
     scores = []
@@ -347,7 +347,7 @@ def train(
                 lightness, ab, rgb = batch_tensors(train_set.images[chosen], device, flip)
                 labels = torch.from_numpy(train_set.labels[chosen]).to(device) if use_labels else None
                 if is_backbone:
-                    from oldphoto.models.resnet import grey_for_resnet
+                    from oldphoto.colour.models.resnet import grey_for_resnet
 
                     loss = F.cross_entropy(model(grey_for_resnet(lightness, 32)), labels)
                 else:
@@ -453,7 +453,7 @@ def calibrate_output(config: TrainConfig, val_set: ImageSet, record: dict) -> di
     calibrated mean |a*b*| it stays grey. Rewrites the checkpoint with all
     three in its record.
     """
-    from oldphoto.models.checkpoint import load_model
+    from oldphoto.colour.models.checkpoint import load_model
 
     model, _ = load_model(Path(config.out))
     model = model.to(config.device).eval()

@@ -1,6 +1,6 @@
 """``oldphoto train denoise-lr`` and the benches: denoise, denoise-study, denoise-speed, detect.
 
-Heavy work lives in :mod:`oldphoto.denoise.training` and :mod:`oldphoto.denoise.bench`,
+Heavy work lives in :mod:`oldphoto.denoise.training` and :mod:`oldphoto.bench.denoise`,
 imported inside each command so that ``oldphoto --help`` stays fast.
 """
 
@@ -71,7 +71,7 @@ def bench_denoise(
     markdown: Annotated[Path | None, typer.Option(help="Write the table as markdown.")] = None,
 ) -> None:
     """PSNR, SSIM and time per megapixel of every denoiser, at each density."""
-    from oldphoto.denoise.bench import run_bench
+    from oldphoto.bench.denoise import run_bench
 
     run_bench(
         data=data,
@@ -96,7 +96,7 @@ def bench_denoise_study(
     markdown: Annotated[Path | None, typer.Option(help="Write the tables as markdown.")] = None,
 ) -> None:
     """The paper's Fig. 6 and 7: error against training images, noise portion, window size."""
-    from oldphoto.denoise.study import run_study
+    from oldphoto.bench.study import run_study
 
     run_study(
         train_data=train_data,
@@ -117,7 +117,7 @@ def bench_denoise_speed(
     weights_dir: Annotated[Path | None, typer.Option(help="Folder of weights.")] = None,
 ) -> None:
     """Megapixels per second of each denoiser on one large grey image."""
-    from oldphoto.denoise.bench import run_speed
+    from oldphoto.bench.denoise import run_speed
 
     run_speed(data, size, density, seed, repeats, weights_dir)
 
@@ -135,8 +135,8 @@ def bench_detect(
     ] = "",
 ) -> None:
     """Precision and recall of the detector against the true noise mask."""
-    from oldphoto.denoise.bench import NOISES
-    from oldphoto.denoise.detect_bench import run_detect_bench
+    from oldphoto.bench.denoise import NOISES
+    from oldphoto.bench.detect import run_detect_bench
     from oldphoto.errors import OldphotoError
 
     if noise not in NOISES:

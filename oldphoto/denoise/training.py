@@ -18,9 +18,9 @@ import numpy as np
 
 from oldphoto.aging import salt_and_pepper
 from oldphoto.denoise.classical import fill_from_clean
+from oldphoto.denoise.detect import detect_grey
 from oldphoto.denoise.features import feature_count
 from oldphoto.denoise.regression import LinearDenoiser, stage_features
-from oldphoto.detection import detect_grey
 
 SOLVERS = ("lstsq", "sgd")
 RIDGE = 1e-6  # tiny: only keeps the (collinear) 66-feature system solvable

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from oldphoto.detection import detect_noise
+from oldphoto.denoise.detect import detect_noise
 from oldphoto.errors import OldphotoError
 from oldphoto.filter import Filter, Option
 from oldphoto.frame import NOISE_MASK, Frame

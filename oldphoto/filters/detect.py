@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from oldphoto.aging import to_grey
-from oldphoto.detection import DEFAULT_THRESHOLD, DetectorSettings, detect_noise
+from oldphoto.denoise.detect import DEFAULT_THRESHOLD, DetectorSettings, detect_noise
 from oldphoto.filter import Filter, Option
 from oldphoto.frame import NOISE_MASK, Frame
 from oldphoto.hookspecs import hookimpl

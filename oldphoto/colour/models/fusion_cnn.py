@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from oldphoto.models.layers import conv_bn_relu, sigmoid_to_ab, tile
+from oldphoto.colour.models.layers import conv_bn_relu, sigmoid_to_ab, tile
 
 
 class PaperFusionCNN(nn.Module):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from oldphoto.models.resnet import grey_for_resnet
+from oldphoto.colour.models.resnet import grey_for_resnet
 
 
 class ResNetColouriser(nn.Module):

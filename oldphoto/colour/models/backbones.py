@@ -6,9 +6,9 @@ from pathlib import Path
 
 from torch import nn
 
+from oldphoto.colour.models.checkpoint import FORMAT, load_model, resolve_weights
+from oldphoto.colour.models.resnet import load_external_resnet
 from oldphoto.errors import OldphotoError
-from oldphoto.models.checkpoint import FORMAT, load_model, resolve_weights
-from oldphoto.models.resnet import load_external_resnet
 
 
 def load_backbone(name_or_path: str) -> nn.Module:

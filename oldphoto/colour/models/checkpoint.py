@@ -17,15 +17,15 @@ from torch import nn
 from oldphoto.errors import OldphotoError
 
 FORMAT = "oldphoto-colour/1"
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 
 
 def build_model(arch: dict[str, Any]) -> nn.Module:
     """Rebuild an (untrained) network from its recorded ``arch``."""
-    from oldphoto.models.fusion_cnn import PaperFusionCNN, UNetFusionCNN
-    from oldphoto.models.mlp import ColourMLP
-    from oldphoto.models.resnet import build_resnet
-    from oldphoto.models.resnet_colouriser import ResNetColouriser
+    from oldphoto.colour.models.fusion_cnn import PaperFusionCNN, UNetFusionCNN
+    from oldphoto.colour.models.mlp import ColourMLP
+    from oldphoto.colour.models.resnet import build_resnet
+    from oldphoto.colour.models.resnet_colouriser import ResNetColouriser
 
     model = arch["model"]
     if model == "mlp":

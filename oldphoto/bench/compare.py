@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from oldphoto.errors import OldphotoError
+from oldphoto.filters.snapshot import PREFIX
 from oldphoto.frame import NOISE_MASK, ORIGINAL, TRUE_MASK, Frame
-from oldphoto.report.snapshot import PREFIX
 
 if TYPE_CHECKING:
     from PIL import Image

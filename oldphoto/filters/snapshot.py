@@ -7,8 +7,11 @@ of the pipe can show original, aged, denoised and coloured side by side.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from oldphoto.filter import Filter, Option
 from oldphoto.frame import Frame
+from oldphoto.hookspecs import hookimpl
 
 PREFIX = "snapshot:"
 
@@ -33,3 +36,8 @@ def last_filter(frame: Frame) -> str | None:
     """The name of the last filter in a frame's history, if any."""
     history = frame.meta.get("history") or []
     return str(history[-1].get("filter")) if history else None
+
+
+@hookimpl
+def register_filters(register: Callable[[type[Filter]], None]) -> None:
+    register(SnapshotFilter)

@@ -52,8 +52,8 @@ def build_methods(weights_dir: Path | None, noise: str = "sp") -> list[Method]:
     (plus, for realistic damage, the default variant after ``detect --specks``).
     """
     from oldphoto.denoise.classical import adaptive_median, damf, median3
+    from oldphoto.denoise.detect import DetectorSettings, detect_grey
     from oldphoto.denoise.regression import load_denoiser, shipped_weights
-    from oldphoto.detection import DetectorSettings, detect_grey
 
     def weights(variant: str) -> Path:
         default = shipped_weights(variant, 5)

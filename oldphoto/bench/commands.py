@@ -1,4 +1,4 @@
-"""The report plugin: ``score`` and ``snapshot`` filters, ``compare``, ``bench paper|plot``.
+"""The bench plugin: ``compare``, ``bench paper|plot``.
 
 Only typer and the hook markers are imported here; everything heavy (PIL,
 torch, matplotlib) loads inside the command that needs it, so registering
@@ -8,7 +8,6 @@ these commands costs nothing to ``oldphoto age --help``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -16,15 +15,6 @@ import typer
 
 from oldphoto.errors import OldphotoError
 from oldphoto.hookspecs import hookimpl
-
-
-@hookimpl
-def register_filters(register: Callable[[type], None]) -> None:
-    from oldphoto.report.score import ScoreFilter
-    from oldphoto.report.snapshot import SnapshotFilter
-
-    register(ScoreFilter)
-    register(SnapshotFilter)
 
 
 @hookimpl
@@ -53,7 +43,7 @@ def compare(
                                       help="Cell size in pixels.")] = 160,
 ) -> None:
     """Make a contact sheet: the same photos through several stages or models, side by side."""
-    from oldphoto.report.compare import (
+    from oldphoto.bench.compare import (
         expand_folders,
         render,
         sheet_from_folders,
@@ -112,7 +102,7 @@ def paper(
                                  "32x32 images, above all on a busy machine.")] = 1,
 ) -> None:
     """Reproduce the paper's Table 1 on CIFAR-10 test, with baselines and shipped defaults."""
-    from oldphoto.report.paper import run_paper_bench
+    from oldphoto.bench.paper import run_paper_bench
 
     try:
         run_paper_bench(data, limit, density, seed, json_path, markdown, plot, weights_dir,
@@ -129,7 +119,7 @@ def plot(
     output: Annotated[Path, typer.Option("--output", "-o", help="The PNG to write.")],
 ) -> None:
     """Draw benches' JSON results as the paper's figures (needs the [plot] extra)."""
-    from oldphoto.report.plots import plot_json
+    from oldphoto.bench.plots import plot_json
 
     try:
         written = plot_json(results, output)

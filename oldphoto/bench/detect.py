@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from oldphoto.detection import DEFAULT_THRESHOLD, DetectorSettings, detect_grey, precision_recall
+from oldphoto.denoise.detect import DEFAULT_THRESHOLD, DetectorSettings, detect_grey, precision_recall
 
 #: The detectors compared: the paper's test alone, the default, and the automatic threshold.
 DETECTORS = {
@@ -26,7 +26,7 @@ DETECTORS = {
 
 def measure(images: Sequence[np.ndarray], densities: Sequence[float], noise: str, seed: int) -> dict:
     """Mean precision, recall, and recall of the impulses that changed a pixel."""
-    from oldphoto.denoise.bench import corrupt
+    from oldphoto.bench.denoise import corrupt
 
     out: dict = {}
     for d_index, density in enumerate(densities):
@@ -60,7 +60,7 @@ def measure_thresholds(
     and the PSNR of filling the flagged pixels with their clean neighbours' median --
     what a false alarm or a miss costs the picture.
     """
-    from oldphoto.denoise.bench import corrupt
+    from oldphoto.bench.denoise import corrupt
     from oldphoto.denoise.classical import fill_from_clean
     from oldphoto.metrics import psnr
 

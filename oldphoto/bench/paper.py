@@ -230,7 +230,7 @@ def find_checkpoint(key: str, extra: Path | None = None) -> Path:
     ``extra`` (``--weights-dir``) is searched before the shipped weights, so
     checkpoints can be benched before they ship.
     """
-    from oldphoto.models.checkpoint import WEIGHTS_DIR, read_checkpoint
+    from oldphoto.colour.models.checkpoint import WEIGHTS_DIR, read_checkpoint
 
     names, matches = PAPER_CHECKPOINTS[key]
     folders = [f for f in (extra, WEIGHTS_DIR) if f is not None]
@@ -250,7 +250,7 @@ def find_checkpoint(key: str, extra: Path | None = None) -> Path:
 
 def _shown(path: Path) -> str:
     """A weights path as the report shows it: shipped ones by name, others relative."""
-    from oldphoto.models.checkpoint import WEIGHTS_DIR
+    from oldphoto.colour.models.checkpoint import WEIGHTS_DIR
 
     if path.parent.resolve() == WEIGHTS_DIR.resolve():
         return path.name
@@ -489,6 +489,6 @@ def run_paper_bench(data: Path | None, limit: int, density: float, seed: int,
     if markdown:
         write_atomically(Path(markdown), markdown_table(results, header, command).encode())
     if plot:
-        from oldphoto.report.plots import plot_paper_rows
+        from oldphoto.bench.plots import plot_paper_rows
 
         plot_paper_rows(report["rows"], Path(plot))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 from oldphoto.aging import to_grey
 from oldphoto.filter import Filter, Option
 from oldphoto.frame import NOISE_MASK, ORIGINAL, TRUE_MASK, Frame
+from oldphoto.hookspecs import hookimpl
 
 #: How the pixels were compared with the original, for the report.
 SAME = "as is"
@@ -268,3 +270,8 @@ def write_json(path: str, data: dict[str, Any]) -> None:
     from oldphoto.codecs import write_atomically
 
     write_atomically(Path(path), (json.dumps(data, indent=2) + "\n").encode())
+
+
+@hookimpl
+def register_filters(register: Callable[[type[Filter]], None]) -> None:
+    register(ScoreFilter)

@@ -31,7 +31,7 @@ def test_error(
 ) -> float:
     """Mean squared error (in %) over test images; ``detect=False`` replaces every pixel."""
     from oldphoto.aging import salt_and_pepper
-    from oldphoto.detection import detect_grey
+    from oldphoto.denoise.detect import detect_grey
 
     errors = []
     for index, clean in enumerate(images):

@@ -1,0 +1,1 @@
+"""Benches: quality and speed against baselines, the paper table, plots and contact sheets."""
