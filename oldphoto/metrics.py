@@ -44,3 +44,54 @@ def colourfulness(rgb: np.ndarray) -> float:
     std = np.hypot(rg.std(), yb.std())
     mean = np.hypot(rg.mean(), yb.mean())
     return float(std + 0.3 * mean)
+
+
+#: Hue-balanced hit rate: truth pixels at least this colourful (|a*b*|) are scored ...
+HIT_TRUTH_CHROMA = 15.0
+#: ... and a prediction hits when it is at least this colourful ...
+HIT_MIN_CHROMA = 7.0
+#: ... with a hue within this many degrees of the truth's.
+HIT_MAX_DEGREES = 40.0
+
+
+def hue_hits(estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Hit and pixel counts per true-hue sextant, (2, 6), for one pair of RGB images in [0, 1].
+
+    Sextants are 60-degree sectors of the a*b* hue angle centred on 0, 60, ...,
+    300 degrees. Counts are returned rather than a rate so that a bench can pool
+    them over a whole set before averaging (see :func:`hue_balanced_hit_rate`).
+    """
+    from skimage.color import rgb2lab
+
+    counts = np.zeros((2, 6), np.int64)
+    truth = np.asarray(truth, np.float64)
+    if truth.ndim == 2:
+        return counts
+    true_ab = rgb2lab(np.clip(truth, 0, 1))[..., 1:]
+    estimate = np.asarray(estimate, np.float64)
+    if estimate.ndim == 2:
+        estimate = np.repeat(estimate[..., None], 3, axis=2)
+    est_ab = rgb2lab(np.clip(estimate, 0, 1))[..., 1:]
+    colourful = np.hypot(true_ab[..., 0], true_ab[..., 1]) >= HIT_TRUTH_CHROMA
+    true_hue = np.degrees(np.arctan2(true_ab[..., 1], true_ab[..., 0]))[colourful]
+    est = est_ab[colourful]
+    est_hue = np.degrees(np.arctan2(est[:, 1], est[:, 0]))
+    gap = np.abs((est_hue - true_hue + 180.0) % 360.0 - 180.0)
+    hit = (np.hypot(est[:, 0], est[:, 1]) >= HIT_MIN_CHROMA) & (gap <= HIT_MAX_DEGREES)
+    sextant = (((true_hue + 30.0) % 360.0) // 60.0).astype(np.int64).clip(0, 5)
+    counts[0] = np.bincount(sextant[hit], minlength=6)
+    counts[1] = np.bincount(sextant, minlength=6)
+    return counts
+
+
+def hue_balanced_hit_rate(counts: np.ndarray, min_share: float = 0.01) -> float:
+    """Mean hit rate over the sextants that hold at least ``min_share`` of the colourful pixels.
+
+    ``counts`` is the pooled (2, 6) of :func:`hue_hits`. Grey scores 0; a
+    constant warm tint hits only the warm sextants, about 0.3 on photos.
+    """
+    hits, totals = np.asarray(counts, np.float64)
+    if totals.sum() == 0:
+        return float("nan")
+    used = totals >= min_share * totals.sum()
+    return float((hits[used] / totals[used]).mean())

@@ -74,7 +74,9 @@ class Colouriser:
         self.classes: list[str] = list(payload["record"].get("classes", []))
         self.fixed = getattr(self.model, "fixed_size", None)
         self.multiple = getattr(self.model, "multiple", 8)
-        self.size = int(self.fixed or size or self.arch.get("work_size", 32))
+        self.size = int(
+            self.fixed or size or payload["record"].get("work_size") or self.arch.get("work_size", 32)
+        )
         #: a*b* gain; -1 takes the checkpoint's calibrated value (record["saturation"]).
         self.saturation = float(payload["record"].get("saturation", 1.0)) if saturation < 0 else saturation
         #: faint-colour gate; -1 takes the checkpoint's calibrated value (0 = always colour).
@@ -83,6 +85,9 @@ class Colouriser:
         #: extra colour spread per photo (grading.widen_spread); -1 takes the checkpoint's.
         self.spread = float(record.get("spread", 0.0)) if spread < 0 else spread
         self.flip_average = flip_average
+        #: annealed-mean read-out of a bin colouriser (how bold where it hesitates)
+        if hasattr(self.model, "temperature"):
+            self.model.temperature = float(record.get("temperature", self.model.temperature))
         self.detector, self.gate = self._load_detector(detector, gate)
 
     def prepare(self, pixels: np.ndarray) -> Prepared:

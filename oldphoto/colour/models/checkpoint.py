@@ -46,6 +46,10 @@ def build_model(arch: dict[str, Any]) -> nn.Module:
         )
     if model == "resnet":
         return build_resnet(arch["backbone"])
+    if model == "bin-colouriser":
+        from oldphoto.colour.models.pyramid import build_bin_colouriser
+
+        return build_bin_colouriser(arch)
     raise OldphotoError(f"unknown model {model!r} in checkpoint")
 
 

@@ -1,0 +1,112 @@
+"""Choosing how vivid a bin colouriser's read-out is: temperature and gain, on held-out photos.
+
+The annealed-mean temperature decides how bold the colour is where the model
+hesitates; the gain scales every a*b*. Bold and right raises the hit rate;
+bold and wrong costs PSNR. Both are chosen once per checkpoint on scene
+photos held out of training (never on a reported set), through the same
+full-resolution pipeline the filter runs, and written into the record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from oldphoto.colour.bins import annealed_mean
+from oldphoto.colour.lab import lab_to_rgb
+from oldphoto.metrics import colourfulness, hue_balanced_hit_rate, hue_hits, psnr
+
+TEMPERATURES = (0.25, 0.32, 0.4, 0.5, 0.6, 0.75, 1.0)
+GAINS = (0.8, 0.9, 1.0, 1.1, 1.25)
+
+
+@torch.no_grad()
+def sweep(colouriser: Any, truths: list[np.ndarray], temperatures=TEMPERATURES,
+          gains=GAINS) -> list[dict[str, float]]:
+    """Scores of every (temperature, gain) over ``truths`` (RGB float in [0, 1]), beside gray."""
+    model = colouriser.model
+    rows: dict[tuple[float, float], dict[str, Any]] = {}
+    gray_psnr, truth_colour = [], []
+    for truth in truths:
+        item = colouriser.prepare(truth)
+        h, w = item.valid
+        logits, _ = model.bin_logits(item.work)
+        mirrored, _ = model.bin_logits(item.work.flip(3))
+        lightness = item.lightness
+        grey = lab_to_rgb(torch.cat([lightness, torch.zeros_like(lightness).expand(-1, 2, -1, -1)], 1))
+        gray_psnr.append(psnr(grey[0].permute(1, 2, 0).numpy(), truth))
+        truth_colour.append(colourfulness(truth))
+        for temperature in temperatures:
+            ab = 0.5 * (annealed_mean(logits, model.centres, temperature)
+                        + annealed_mean(mirrored, model.centres, temperature).flip(3))
+            ab = F.interpolate(ab, size=item.work.shape[-2:], mode="bilinear", align_corners=False)
+            ab = F.interpolate(ab[:, :, :h, :w], size=lightness.shape[-2:], mode="bilinear",
+                               align_corners=False)
+            for gain in gains:
+                rgb = lab_to_rgb(torch.cat([lightness, ab * gain], 1))[0].permute(1, 2, 0).numpy()
+                row = rows.setdefault((temperature, gain), {"psnr": [], "colour": [], "hits": 0})
+                row["psnr"].append(psnr(rgb, truth))
+                row["colour"].append(colourfulness(rgb))
+                row["hits"] = row["hits"] + hue_hits(rgb, truth)
+    gray, truth_mean = float(np.mean(gray_psnr)), float(np.mean(truth_colour))
+    return [
+        {"temperature": t, "gain": g, "gain_db": round(float(np.mean(r["psnr"])) - gray, 4),
+         "hit_rate": round(hue_balanced_hit_rate(r["hits"]), 4),
+         "colourfulness_ratio": round(float(np.mean(r["colour"])) / max(truth_mean, 1e-9), 4)}
+        for (t, g), r in rows.items()
+    ]
+
+
+def choose(rows: list[dict[str, float]], psnr_slack: float = 0.3,
+           min_colourfulness: float = 0.6) -> dict[str, float]:
+    """The highest hit rate within ``psnr_slack`` dB of the best PSNR, colourful enough.
+
+    Hit rate rewards naming the right hue; PSNR punishes naming a wrong one
+    boldly. Taking the boldest setting that costs at most a fixed slack of
+    PSNR keeps both honest; without a colourful-enough row, the most colourful
+    one in the slack is taken.
+    """
+    best_db = max(r["gain_db"] for r in rows)
+    near = [r for r in rows if r["gain_db"] >= best_db - psnr_slack]
+    vivid = [r for r in near if r["colourfulness_ratio"] >= min_colourfulness]
+    if vivid:
+        return max(vivid, key=lambda r: r["hit_rate"])
+    return max(near, key=lambda r: r["colourfulness_ratio"])
+
+
+def calibrate(weights: Path, truths: list[np.ndarray], size: int, psnr_slack: float = 0.3,
+              min_colourfulness: float = 0.6) -> dict[str, Any]:
+    """Sweep, choose, and rewrite the checkpoint's record with the chosen read-out."""
+    from oldphoto.colour.models.checkpoint import read_checkpoint
+    from oldphoto.colour.pipeline import Colouriser
+
+    colouriser = Colouriser(weights, size=size, flip_average=True)
+    rows = sweep(colouriser, truths)
+    best = choose(rows, psnr_slack, min_colourfulness)
+    payload = read_checkpoint(Path(weights))
+    rule = (f"highest hue-balanced hit rate within {psnr_slack} dB of the best PSNR, colourfulness "
+            f">= {min_colourfulness} of the truth's, on {len(truths)} held-out scene photos at size {size}")
+    payload["record"] = {
+        **payload["record"], "temperature": best["temperature"], "saturation": best["gain"],
+        "spread": 0.0, "min_chroma": 0.0, "work_size": size,
+        "calibration": {"rule": rule, "chosen": best, "sweep": rows},
+    }
+    tmp = Path(weights).with_name(Path(weights).name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(weights)
+    return payload["record"]
+
+
+def holdout_truths(scenes: list[str], limit: int = 0) -> list[np.ndarray]:
+    """The held-out scene photos (see train_bins.HOLDOUT_SHARE) as RGB float in [0, 1]."""
+    from oldphoto.colour.crops import held_out, photo_files, read_photos
+    from oldphoto.colour.train_bins import HOLDOUT_SHARE
+
+    files = [p for folder in scenes for p in photo_files(Path(folder)) if held_out(p, HOLDOUT_SHARE)]
+    if limit:
+        files = files[:: max(1, len(files) // limit)][:limit]
+    return [photo.astype(np.float32) / 255.0 for photo in read_photos(files)]
