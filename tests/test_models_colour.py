@@ -144,7 +144,7 @@ def test_prior_only_without_a_cnn_to_keep_is_a_one_line_error(tmp_path) -> None:
     from conftest import run_cli
 
     out = tmp_path / "resnet.pt"
-    result = run_cli("train", "colorize-resnet", "--data", str(tmp_path), "--backbone",
+    result = run_cli("train", "colorize-resnet-paper", "--data", str(tmp_path), "--backbone",
                      "resnet-backbone", "--prior-only", "-o", str(out))
     message = result.stderr.decode().strip()
     assert result.returncode == 2 and "--prior-only needs --init" in message

@@ -15,6 +15,7 @@ import numpy as np
 from oldphoto.colour.data import IMAGE_SUFFIXES
 from oldphoto.colour.evaluate import Scores
 from oldphoto.errors import OldphotoError
+from oldphoto.metrics import hue_balanced_hit_rate, hue_hits
 
 
 def list_images(folder: Path, limit: int = 0) -> list[Path]:
@@ -48,13 +49,40 @@ def is_single_channel(path: Path) -> bool:
 
 def grey_baseline(rgb: np.ndarray) -> np.ndarray:
     """The 'gray' reference: the image's own L* with a*b* = 0, as RGB."""
+    return constant_tint(rgb, 0.0, 0.0)
+
+
+def constant_tint(rgb: np.ndarray, a: float, b: float) -> np.ndarray:
+    """The image's own L* under one a*b* everywhere: a control no colouriser should lose to."""
     import torch
 
     from oldphoto.colour.lab import lab_to_rgb, rgb_to_lab
 
     lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])
-    lab[:, 1:] = 0.0
+    lab[:, 1] = a
+    lab[:, 2] = b
     return lab_to_rgb(lab)[0].permute(1, 2, 0).numpy()
+
+
+#: Trivial controls scored in every run: what a number must beat to mean anything.
+CONTROLS = {"gray": (0.0, 0.0), "warm tint": (4.0, 12.0)}
+
+
+def score_controls(truths: list[np.ndarray], greys: list[np.ndarray]) -> list[dict[str, Any]]:
+    """Gray and a constant warm tint (a* = 4, b* = 12), scored like a model."""
+    rows = []
+    for name, (a, b) in CONTROLS.items():
+        scores, hits = Scores(), np.zeros((2, 6), np.int64)
+        for truth, grey in zip(truths, greys, strict=True):
+            estimate = grey if (a, b) == (0.0, 0.0) else constant_tint(truth, a, b)
+            scores.add(estimate, grey, truth)
+            hits += hue_hits(estimate, truth)
+        summary = scores.summary()
+        summary.update({"weights": name, "kind": "control", "hit_rate": round(hue_balanced_hit_rate(hits), 4),
+                        "left_grey_fraction": 0.0, "rgb_files_gain_db": float("nan"),
+                        "colour_originals_gain_db": float("nan")})
+        rows.append(summary)
+    return rows
 
 
 def score_weights(
@@ -70,6 +98,7 @@ def score_weights(
         min_chroma=min_chroma, spread=spread,
     )
     scores, rgb_files, colour_only = Scores(), Scores(), Scores()
+    hits = np.zeros((2, 6), np.int64)
     left_grey = 0
     greys = greys or [grey_baseline(truth) for truth in truths]
     stored_grey_files = [is_single_channel(path) for path in files]
@@ -81,12 +110,14 @@ def score_weights(
             strict=True,
         ):
             scores.add(estimate, grey, truth)
+            hits += hue_hits(estimate, truth)
             if not grey_file:
                 rgb_files.add(estimate, grey, truth)
             if np.abs(truth - grey).max() > 2.0 / 255.0:
                 colour_only.add(estimate, grey, truth)
             left_grey += int(info.get("left_grey", False))
     summary = scores.summary()
+    summary["hit_rate"] = round(hue_balanced_hit_rate(hits), 4)
     summary["rgb_files"] = rgb_files.summary()
     summary["colour_originals"] = colour_only.summary()
     summary["colour_originals_gain_db"] = colour_only.summary().get("gain_db", 0.0)
@@ -117,29 +148,35 @@ def bench_table(
     files = list_images(data, limit)
     truths = [read_rgb(path) for path in files]
     greys = [grey_baseline(truth) for truth in truths]
-    rows = [
+    rows = score_controls(truths, greys) + [
         score_weights(
             files, truths, name, size, device, detector, saturation, greys, min_chroma, spread
         )
         for name in weights
     ]
     table = Table(title=f"{data} ({len(files)} images)")
-    for column in ("model", "PSNR dB", "gray dB", "gain dB", "MSE %", "gray MSE %",
+    table.add_column("model", no_wrap=True)
+    for column in ("PSNR dB", "gray dB", "gain dB", "hit rate", "MSE %", "gray MSE %",
                    "colourf.", "truth colourf.", "ratio", "left grey", "gain RGB files",
                    "gain colour originals"):
         table.add_column(column)
     for row in rows:
         table.add_row(
             row["weights"], f"{row['psnr']:.2f}", f"{row['gray_psnr']:.2f}",
-            f"{row['gain_db']:+.2f}", f"{row['mse_pct']:.3f}", f"{row['gray_mse_pct']:.3f}",
+            f"{row['gain_db']:+.2f}", f"{row['hit_rate']:.3f}", f"{row['mse_pct']:.3f}",
+            f"{row['gray_mse_pct']:.3f}",
             f"{row['colourfulness']:.1f}", f"{row['truth_colourfulness']:.1f}",
             f"{row['colourfulness_ratio']:.2f}", f"{row['left_grey_fraction']:.3f}",
-            f"{row['rgb_files_gain_db']:+.2f}", f"{row['colour_originals_gain_db']:+.2f}",
+            _db(row['rgb_files_gain_db']), _db(row['colour_originals_gain_db']),
         )
     Console(width=max(Console().width, 150)).print(table)
     if json_out is not None:
         json_out.write_text(json.dumps({"data": str(data), "images": len(files), "rows": rows}, indent=1))
     return rows
+
+
+def _db(value: float) -> str:
+    return "-" if value != value else f"{value:+.2f}"
 
 
 def contact_sheet(data: Path, weights: list[str], output: Path, count: int, height: int) -> None:

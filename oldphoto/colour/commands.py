@@ -166,7 +166,7 @@ def _cnn_from_init(arch: dict, init: Path | None) -> Any:
 
 @hookimpl
 def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) -> None:
-    @train.command("colorize-cnn")
+    @train.command("colorize-cnn-paper")
     def train_cnn(
         data: DataOpt, output: OutOpt,
         variant: Annotated[str, typer.Option(help="paper (fixed 32x32, FC global) or unet.")] = "unet",
@@ -216,7 +216,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         common = _common(locals(), alpha=0.0)
         _run("colorize-mlp", arch, common)
 
-    @train.command("colorize-resnet")
+    @train.command("colorize-resnet-paper")
     def train_resnet(
         data: DataOpt, output: OutOpt,
         backbone: Annotated[

@@ -73,3 +73,37 @@ def mean_chroma(ab: torch.Tensor) -> torch.Tensor:
     pipeline applies and the calibration that chooses its threshold.
     """
     return ab.norm(dim=1).mean(dim=(1, 2))
+
+
+#: Rows converted at a time by :func:`photo_lightness` and :func:`photo_rgb`: bounded
+#: temporaries on 12 MP scans, and chunks that stay in cache.
+CHUNK_ROWS = 256
+
+
+def photo_lightness(pixels: torch.Tensor) -> torch.Tensor:
+    """L* (H, W) of a grey (H, W) or RGB (H, W, C) photo in [0, 1], channel-last, by row chunks.
+
+    Only the luminance row of the sRGB matrix is needed for L*, so a full
+    3-channel Lab copy of a large photo is never made.
+    """
+    out = torch.empty(pixels.shape[:2], dtype=torch.float32)
+    y_row = _RGB_TO_XYZ[1]
+    for top in range(0, pixels.shape[0], CHUNK_ROWS):
+        part = pixels[top : top + CHUNK_ROWS].float().clamp(0.0, 1.0)
+        linear = torch.where(part > 0.04045, ((part + 0.055) / 1.055) ** 2.4, part / 12.92)
+        luminance = linear if linear.ndim == 2 else linear[..., :3] @ y_row
+        f = torch.where(
+            luminance > _EPS, luminance.clamp_min(_EPS) ** (1.0 / 3.0), _KAPPA * luminance + 4.0 / 29.0
+        )
+        out[top : top + CHUNK_ROWS] = 116.0 * f - 16.0
+    return out
+
+
+def photo_rgb(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """sRGB (H, W, 3) from L* (H, W) and a*b* (2, H, W), by row chunks (see :func:`photo_lightness`)."""
+    out = torch.empty((*lightness.shape, 3), dtype=torch.float32)
+    for top in range(0, lightness.shape[0], CHUNK_ROWS):
+        rows = slice(top, top + CHUNK_ROWS)
+        lab = torch.cat([lightness[None, None, rows], ab[None, :, rows]], dim=1)
+        out[rows] = lab_to_rgb(lab)[0].permute(1, 2, 0)
+    return out

@@ -16,7 +16,7 @@ import torch
 from torch.nn import functional as F
 
 from oldphoto.colour.grading import widen_spread
-from oldphoto.colour.lab import lab_to_rgb, mean_chroma, rgb_to_lab
+from oldphoto.colour.lab import mean_chroma, photo_lightness, photo_rgb
 from oldphoto.colour.models.checkpoint import load_model, resolve_weights
 
 
@@ -64,6 +64,7 @@ class Colouriser:
         self, weights: str | Path, kind: str | None = None, device: str = "cpu",
         size: int = 0, saturation: float = -1.0, gate: float = -1.0, flip_average: bool = True,
         detector: str = "none", min_chroma: float = -1.0, spread: float = -1.0,
+        temperature: float = -1.0,
     ):
         self.path = resolve_weights(str(weights))
         model, payload = load_model(self.path, kind)
@@ -87,13 +88,14 @@ class Colouriser:
         self.flip_average = flip_average
         #: annealed-mean read-out of a bin colouriser (how bold where it hesitates)
         if hasattr(self.model, "temperature"):
-            self.model.temperature = float(record.get("temperature", self.model.temperature))
+            self.model.temperature = (
+                float(record.get("temperature", self.model.temperature)) if temperature < 0 else temperature
+            )
         self.detector, self.gate = self._load_detector(detector, gate)
 
     def prepare(self, pixels: np.ndarray) -> Prepared:
-        rgb = torch.from_numpy(np.ascontiguousarray(pixels, np.float32)).to(self.device)
-        rgb = rgb[None, None].expand(-1, 3, -1, -1) if rgb.ndim == 2 else rgb.permute(2, 0, 1)[None]
-        lightness = rgb_to_lab(rgb)[:, :1]
+        """Full-resolution L* (kept on the CPU) and the padded working copy (on the device)."""
+        lightness = photo_lightness(torch.from_numpy(np.asarray(pixels)))[None, None]
         height, width = lightness.shape[-2:]
         h, w = working_shape(height, width, self.size, fit_inside=bool(self.fixed))
         small = lightness / 100.0
@@ -101,7 +103,7 @@ class Colouriser:
             small = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
         pad_h, pad_w = _pad_to(h, w, self.fixed, self.multiple)
         small = F.pad(small, (0, pad_w - w, 0, pad_h - h), mode="replicate")
-        return Prepared(lightness, small, (h, w))
+        return Prepared(lightness, small.to(self.device), (h, w))
 
     @torch.no_grad()
     def colourise(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, dict[str, Any]]]:
@@ -166,10 +168,9 @@ class Colouriser:
 
     def _finish(self, item: Prepared, ab: torch.Tensor) -> np.ndarray:
         h, w = item.valid
-        ab = widen_spread(ab[:, :, :h, :w] * self.saturation, self.spread)
+        ab = widen_spread(ab[:, :, :h, :w] * self.saturation, self.spread).cpu()
         ab = F.interpolate(ab, size=item.lightness.shape[-2:], mode="bilinear", align_corners=False)
-        rgb = lab_to_rgb(torch.cat([item.lightness, ab], dim=1))
-        return np.ascontiguousarray(rgb[0].permute(1, 2, 0).cpu().numpy(), dtype=np.float32)
+        return photo_rgb(item.lightness[0, 0], ab[0]).numpy()
 
     def _class_info(self, probs: torch.Tensor | None) -> dict[str, Any]:
         info: dict[str, Any] = {"weights": self.path.name, "model": self.kind}

@@ -98,7 +98,7 @@ def _lr(step: int, total: int, base: float) -> float:
     warm = min(300, max(1, total // 30))
     if step < warm:
         return base * (step + 1) / warm
-    return base * 0.5 * (1.0 + np.cos(np.pi * (step - warm) / max(1, total - warm)))
+    return float(base * 0.5 * (1.0 + np.cos(np.pi * (step - warm) / max(1, total - warm))))
 
 
 def _state_path(out: Path) -> Path:
@@ -132,7 +132,7 @@ def train_bins(config: BinTrainConfig, resume: bool = False, cache: Path | None 
         if not _state_path(out).is_file():
             raise OldphotoError(f"--resume: no training state at {_state_path(out)}")
         state = torch.load(_state_path(out), map_location="cpu", weights_only=True)
-        centres, share = np.asarray(state["centres"]), np.asarray(state["share"])
+        centres, share = state["centres"].numpy(), state["share"].numpy()
     else:
         centres, share = colour_statistics(photos, rng)
     classes = len(objects.classes) if objects is not None else 0
@@ -187,7 +187,8 @@ def train_bins(config: BinTrainConfig, resume: bool = False, cache: Path | None 
             _save(config, arch, average, history, commands, photos, objects)
             torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
                         "average": average, "step": done, "history": history, "commands": commands,
-                        "centres": centres, "share": share}, _state_path(out))
+                        "centres": torch.from_numpy(centres), "share": torch.from_numpy(share)},
+                       _state_path(out))
     return _record(config, history, commands, photos, objects)
 
 

@@ -16,6 +16,10 @@ from oldphoto.hookspecs import hookimpl
 def _options(default_weights: str) -> tuple[Option, ...]:
     return (
         Option("weights", str, default_weights, "Shipped weights name or a checkpoint path."),
+        Option("recolour", bool, False,
+               "Colourise photos that already carry real colour too (by default they pass "
+               "unchanged, named on stderr); grey and toned (sepia, cyanotype) photos are "
+               "always colourised."),
         Option("size", int, 0,
                "Working size of the model: the short side, long side at most 4x "
                "(0 = the checkpoint's).",
@@ -23,6 +27,10 @@ def _options(default_weights: str) -> tuple[Option, ...]:
         Option("saturation", float, -1.0,
                "Scale the predicted a*b* (-1 = the checkpoint's calibrated gain; 1 = raw).",
                min=-1.0, max=4.0),
+        Option("temperature", float, -1.0,
+               "How bold colour is where the model hesitates, for bin colourisers: lower is "
+               "bolder (-1 = the checkpoint's calibrated value; 1 = the plain mean).",
+               min=-1.0, max=2.0),
         Option("spread", float, -1.0,
                "Widen each photo's colour about its own mean by this much mean |a*b*| (bolder "
                "colour for a little PSNR; -1 = the checkpoint's calibrated value; 0 = the "
@@ -53,6 +61,7 @@ class _Colorize(Filter):
         super().__init__(device, **values)
         self._seen = 0
         self._left_grey: list[str] = []
+        self._kept_colour: list[str] = []
 
     def setup(self) -> None:
         from oldphoto.colour.pipeline import Colouriser
@@ -62,27 +71,50 @@ class _Colorize(Filter):
             self.params.weights, self.kind, resolve_device(self.device), self.params.size,
             self.params.saturation, self.params.bw_gate, detector=self.params.bw_detector,
             min_chroma=self.params.min_chroma, spread=self.params.spread,
+            temperature=self.params.temperature,
         )
 
     def process(self, frames: list[Frame]) -> list[Frame]:
-        results = self._colouriser.colourise([frame.pixels for frame in frames])
+        from oldphoto.colour.toning import colour_kind
+
+        kinds = [colour_kind(frame.pixels) for frame in frames]
+        todo = [i for i, kind in enumerate(kinds) if kind != "colour" or self.params.recolour]
+        results = dict(zip(todo, self._colouriser.colourise([frames[i].pixels for i in todo]),
+                           strict=True))
         out = []
-        for frame, (rgb, info) in zip(frames, results, strict=True):
-            new = frame.replace(pixels=rgb)
-            new.meta["colorize"] = info
+        for index, frame in enumerate(frames):
             self._seen += 1
+            name = str(frame.meta.get("name") or f"frame {self._seen}")
+            if index not in results:
+                new = frame.replace()
+                new.meta["colorize"] = {"input": "colour", "kept_colour": True}
+                self._kept_colour.append(name)
+                out.append(new)
+                continue
+            rgb, info = results[index]
+            new = frame.replace(pixels=rgb)
+            new.meta["colorize"] = {**info, "input": kinds[index]}
             if info.get("left_grey"):
-                self._left_grey.append(str(frame.meta.get("name") or f"frame {self._seen}"))
+                self._left_grey.append(name)
             out.append(new)
         return out
 
     def report(self) -> str | None:
-        """Say which photos stayed grey, so a grey result is never a silent surprise."""
-        if not self._left_grey:
-            return None
-        names = ", ".join(self._left_grey[:5]) + (", ..." if len(self._left_grey) > 5 else "")
-        return (f"left {len(self._left_grey)} of {self._seen} photos grey, their predicted colour "
-                f"too faint to trust ({names}); --min-chroma 0 colours every photo")
+        """Say which photos stayed grey or kept their colour, so neither is a silent surprise."""
+        lines = []
+        if self._kept_colour:
+            lines.append(
+                f"kept {len(self._kept_colour)} of {self._seen} photos unchanged: already in colour "
+                f"({_names(self._kept_colour)}); --recolour colourises them from their L* anyway")
+        if self._left_grey:
+            lines.append(
+                f"left {len(self._left_grey)} of {self._seen} photos grey, their predicted colour "
+                f"too faint to trust ({_names(self._left_grey)}); --min-chroma 0 colours every photo")
+        return "; ".join(lines) or None
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
 
 
 class ColorizeMLP(_Colorize):

@@ -1,0 +1,145 @@
+"""The scene colourisers: the pretrained prior's loading, colour bins, toning, a tiny training run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from oldphoto.colour import bins  # noqa: E402
+from oldphoto.colour.models.efficientnet import (  # noqa: E402
+    EfficientNetLite,
+    efficientnet_from_state,
+    load_efficientnet,
+)
+from oldphoto.colour.toning import colour_kind, tone  # noqa: E402
+from oldphoto.errors import OldphotoError  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+#: A miniature EfficientNet-Lite: one block per stage, so every stride is present.
+TINY_BLOCKS = [
+    {"c_in": 8, "c_out": 4, "expand": 1, "kernel": 3, "stride": 1},
+    {"c_in": 4, "c_out": 6, "expand": 2, "kernel": 3, "stride": 2},
+    {"c_in": 6, "c_out": 8, "expand": 2, "kernel": 5, "stride": 2},
+    {"c_in": 8, "c_out": 10, "expand": 2, "kernel": 3, "stride": 2},
+    {"c_in": 10, "c_out": 12, "expand": 2, "kernel": 5, "stride": 1},
+    {"c_in": 12, "c_out": 14, "expand": 2, "kernel": 5, "stride": 2},
+    {"c_in": 14, "c_out": 16, "expand": 2, "kernel": 3, "stride": 1},
+]
+
+
+def tiny_efficientnet(seed: int = 0) -> EfficientNetLite:
+    torch.manual_seed(seed)
+    model = EfficientNetLite(TINY_BLOCKS, classes=5, stem=8, head=32).eval()
+    for module in model.modules():  # non-trivial batch-norm statistics
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    return model
+
+
+def test_efficientnet_rebuilds_from_its_state_dict_keys() -> None:
+    model = tiny_efficientnet()
+    rebuilt = efficientnet_from_state(model.state_dict())
+    assert rebuilt.arch["blocks"] == TINY_BLOCKS  # strides read off the shapes
+    image = torch.rand(2, 3, 70, 90)
+    assert torch.allclose(rebuilt(image), model(image), atol=1e-6)
+    features, pooled = rebuilt.pyramid(image)
+    assert [f.shape[-2:] for f in features] == [(18, 23), (9, 12), (5, 6), (3, 3)]  # "same" padding
+    assert pooled.shape == (2, 32)
+
+
+@pytest.mark.parametrize("change", ["missing", "extra", "shape"])
+def test_efficientnet_refuses_a_state_dict_that_does_not_match(change: str, tmp_path: Path) -> None:
+    state = dict(tiny_efficientnet().state_dict())
+    if change == "missing":
+        del state["_blocks.3._bn1.running_var"]
+    elif change == "extra":
+        state["_blocks.3.surplus"] = torch.zeros(1)
+    else:
+        state["_fc.bias"] = torch.zeros(7)
+    path = tmp_path / "weights.pth"
+    torch.save(state, path)
+    with pytest.raises(OldphotoError, match="EfficientNet-Lite"):
+        load_efficientnet(path)
+
+
+def test_bins_round_trip_to_ab() -> None:
+    centres = torch.from_numpy(bins.grid_centres()).float()
+    found = bins.nearest_bin(centres.T[None, :, :, None], centres)[0, :, 0]
+    assert (found == torch.arange(len(centres))).all()
+    ab = torch.tensor([[[[30.0, -42.0]], [[-12.0, 55.0]]]])  # (1, 2, 1, 2)
+    target = bins.soft_targets(ab, centres)
+    assert torch.allclose(target.sum(1), torch.ones(1, 1, 2))
+    decoded = bins.annealed_mean(target.clamp_min(1e-12).log(), centres, temperature=1.0)
+    assert torch.allclose(decoded, ab, atol=1.0)
+    # a sharper read-out moves toward the most likely bin, never away from the data
+    sharp = bins.annealed_mean(target.clamp_min(1e-12).log(), centres, temperature=0.2)
+    nearest = centres[bins.nearest_bin(ab, centres)].permute(0, 3, 1, 2)
+    assert (sharp - nearest).abs().max() < (decoded - nearest).abs().max() + 1e-6
+
+
+def test_rebalancing_pays_rare_colours_more() -> None:
+    centres = bins.grid_centres()[:4]
+    share = np.array([0.7, 0.2, 0.09, 0.01])
+    weights = bins.rebalancing_weights(share, centres, mix=0.5)
+    assert np.all(np.diff(weights) > 0)
+    assert (share * weights).sum() == pytest.approx(1.0)
+    flat = bins.rebalancing_weights(share, centres, mix=1.0)
+    assert np.allclose(flat, 1.0)
+
+
+def _scene(seed: int, size: tuple[int, int] = (48, 64)) -> np.ndarray:
+    """A made-up colour photo: smooth blobs of several hues."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0 : size[0], 0 : size[1]] / max(size)
+    rgb = np.zeros((*size, 3))
+    for _ in range(4):
+        centre, colour = rng.random(2), rng.random(3)
+        rgb += colour * np.exp(-((yy - centre[0]) ** 2 + (xx - centre[1]) ** 2) * 20)[..., None]
+    return np.clip(rgb / rgb.max(), 0, 1).astype(np.float32)
+
+
+def test_toned_grey_and_colour_photos_are_told_apart() -> None:
+    rng = np.random.default_rng(3)
+    for seed in range(5):
+        photo = _scene(seed, (96, 128))
+        grey = photo.mean(axis=2)
+        noisy_grey = np.clip(grey[..., None] + rng.normal(0, 0.004, photo.shape), 0, 1)
+        assert colour_kind(photo) == "colour"
+        assert colour_kind(noisy_grey) == "grey"
+        assert colour_kind(grey) == "grey"
+        assert colour_kind(tone(grey, 70, 22)) == "toned"  # sepia
+        assert colour_kind(tone(grey, 250, 25)) == "toned"  # cyanotype
+
+
+def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from oldphoto.colour.pipeline import Colouriser
+    from oldphoto.colour.train_bins import BinTrainConfig, train_bins
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    for seed in range(6):
+        Image.fromarray((_scene(seed, (72, 96)) * 255).astype(np.uint8)).save(scenes / f"p{seed}.png")
+    backbone = tmp_path / "lite.pth"
+    torch.save(tiny_efficientnet().state_dict(), backbone)
+    for kind in ("colorize-cnn", "colorize-resnet"):
+        out = tmp_path / f"{kind}.pt"
+        config = BinTrainConfig(kind=kind, out=str(out), scenes=[str(scenes)], backbone=str(backbone),
+                                crop=64, batch_size=4, steps=4, save_every=2)
+        record = train_bins(config, cache=tmp_path / "cache", progress=False)
+        assert record["steps_done"] == 4
+        colouriser = Colouriser(out, kind)
+        rgb, info = colouriser.colourise([_scene(9).mean(axis=2)])[0]
+        assert rgb.shape == (48, 64, 3) and np.isfinite(rgb).all()
+        assert info["model"] == kind
+        # the run goes on from its state, and says how
+        config.steps = 6
+        record = train_bins(config, resume=True, cache=tmp_path / "cache", progress=False)
+        assert record["steps_done"] == 6 and len(record["history"]) == 3
