@@ -116,3 +116,19 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         "Train the shipped colorize-resnet: the same decoder over a frozen ImageNet "
         "EfficientNet-Lite prior on the grey picture.",
     ))
+    bench.command("toning")(bench_toning)
+
+
+def bench_toning(
+    data: Annotated[list[Path], typer.Option("--data", help="Folder of colour photos; repeat for sets.")],
+    limit: Annotated[int, typer.Option(help="Evenly spaced subset of N photos per set (0 = all).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the made-up print tones.")] = 0,
+) -> None:
+    """How often the colour check keeps real colour and passes toned and grey photos on to colour."""
+    from oldphoto.bench.toning import print_toning_table, toning_table
+
+    try:
+        print_toning_table(toning_table(data, limit, seed))
+    except OldphotoError as err:
+        typer.echo(f"oldphoto bench toning: {err}", err=True)
+        raise typer.Exit(2) from None

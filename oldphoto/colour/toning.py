@@ -23,6 +23,8 @@ GREY_CHROMA = 3.0
 TONE_BANDS = 24
 #: Spread of a*b* within bands of equal L* (rms, a*b* units) above which a photo is in colour.
 COLOUR_SPREAD = 4.5
+#: Degrees of hue between bands of L* beyond which no toning explains the colour.
+TONE_HUE_RANGE = 30.0
 #: Photos are judged on a copy at most this many pixels on the long side.
 JUDGE_SIDE = 256
 
@@ -41,11 +43,11 @@ def colour_measures(rgb: np.ndarray) -> dict[str, float]:
     no reliable colour in a scan.
     """
     if rgb.ndim == 2 or rgb.shape[2] == 1:
-        return {"chroma": 0.0, "tone_residual": 0.0}
+        return {"chroma": 0.0, "tone_residual": 0.0, "hue_range": 0.0}
     lab = _lab_sample(rgb)
     lab = lab[(lab[:, 0] > 8) & (lab[:, 0] < 92)]
     if len(lab) == 0:
-        return {"chroma": 0.0, "tone_residual": 0.0}
+        return {"chroma": 0.0, "tone_residual": 0.0, "hue_range": 0.0}
     ab = lab[:, 1:]
     chroma = float(np.hypot(ab[:, 0], ab[:, 1]).mean())
     # the colour a toning gives depends on the density (L*) only: remove that, keep the rest
@@ -53,7 +55,20 @@ def colour_measures(rgb: np.ndarray) -> dict[str, float]:
     counts = np.bincount(band, minlength=TONE_BANDS).clip(min=1)[:, None]
     band_mean = np.stack([np.bincount(band, ab[:, i], TONE_BANDS) for i in (0, 1)], axis=1) / counts
     cross = float(np.sqrt(((ab - band_mean[band]) ** 2).sum(axis=1).mean()))
-    return {"chroma": round(chroma, 3), "tone_residual": round(cross, 3)}
+    hue_range = _band_hue_range(band_mean, counts[:, 0], len(lab))
+    return {"chroma": round(chroma, 3), "tone_residual": round(cross, 3), "hue_range": round(hue_range, 1)}
+
+
+def _band_hue_range(band_mean: np.ndarray, counts: np.ndarray, total: int) -> float:
+    """Degrees between the most distant hues of the bands' mean colours (toning drifts little)."""
+    chroma = np.hypot(band_mean[:, 0], band_mean[:, 1])
+    used = (counts > 0.01 * total) & (chroma > GREY_CHROMA)
+    if used.sum() < 2:
+        return 0.0
+    weighted = (band_mean[used] * counts[used, None]).sum(axis=0)
+    reference = np.arctan2(weighted[1], weighted[0])
+    offsets = (np.arctan2(band_mean[used, 1], band_mean[used, 0]) - reference + np.pi) % (2 * np.pi) - np.pi
+    return float(np.degrees(offsets.max() - offsets.min()))
 
 
 def colour_kind(rgb: np.ndarray, *, grey_chroma: float = GREY_CHROMA,
@@ -69,7 +84,8 @@ def colour_kind(rgb: np.ndarray, *, grey_chroma: float = GREY_CHROMA,
     measures = colour_measures(rgb)
     if measures["chroma"] < grey_chroma:
         return "grey"
-    return "colour" if measures["tone_residual"] >= colour_spread else "toned"
+    varied = measures["tone_residual"] >= colour_spread or measures["hue_range"] >= TONE_HUE_RANGE
+    return "colour" if varied else "toned"
 
 
 def tone(grey: np.ndarray, hue_degrees: float = 70.0, chroma: float = 22.0) -> np.ndarray:
