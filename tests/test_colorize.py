@@ -21,13 +21,14 @@ from oldphoto.colour.models.checkpoint import (  # noqa: E402
     load_model,
     read_checkpoint,
     save_checkpoint,
+    shipped_checkpoints,
 )
 from oldphoto.colour.pipeline import Colouriser, working_shape  # noqa: E402
 from oldphoto.colour.training import TrainConfig, train  # noqa: E402
 from oldphoto.errors import OldphotoError  # noqa: E402
 from oldphoto.frame import Frame  # noqa: E402
 
-SHIPPED = sorted(WEIGHTS_DIR.glob("*.pt"))
+SHIPPED = shipped_checkpoints()
 
 
 def _lightness(rgb: np.ndarray) -> np.ndarray:

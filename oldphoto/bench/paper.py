@@ -230,10 +230,10 @@ def find_checkpoint(key: str, extra: Path | None = None) -> Path:
     ``extra`` (``--weights-dir``) is searched before the shipped weights, so
     checkpoints can be benched before they ship.
     """
-    from oldphoto.colour.models.checkpoint import WEIGHTS_DIR, read_checkpoint
+    from oldphoto.colour.models.checkpoint import PAPER_WEIGHTS_DIR, WEIGHTS_DIR, read_checkpoint
 
     names, matches = PAPER_CHECKPOINTS[key]
-    folders = [f for f in (extra, WEIGHTS_DIR) if f is not None]
+    folders = [f for f in (extra, PAPER_WEIGHTS_DIR, WEIGHTS_DIR) if f is not None]
     for folder in folders:
         for name in names:
             if (folder / name).is_file():
@@ -245,14 +245,14 @@ def find_checkpoint(key: str, extra: Path | None = None) -> Path:
                     return path
             except OldphotoError:
                 continue
-    raise Missing(f"missing: oldphoto/weights/{names[0]}")
+    raise Missing(f"missing: oldphoto/weights/paper/{names[0]}")
 
 
 def _shown(path: Path) -> str:
     """A weights path as the report shows it: shipped ones by name, others relative."""
-    from oldphoto.colour.models.checkpoint import WEIGHTS_DIR
+    from oldphoto.colour.models.checkpoint import PAPER_WEIGHTS_DIR, WEIGHTS_DIR
 
-    if path.parent.resolve() == WEIGHTS_DIR.resolve():
+    if path.parent.resolve() in (WEIGHTS_DIR.resolve(), PAPER_WEIGHTS_DIR.resolve()):
         return path.name
     try:
         return str(path.resolve().relative_to(Path.cwd()))

@@ -1,4 +1,4 @@
-"""``oldphoto train colorize-*|resnet-backbone`` and ``oldphoto bench colorize``.
+"""``oldphoto train colorize-*|resnet-backbone|bw-detector``.
 
 torch is imported inside the commands only, so ``oldphoto --help`` stays fast.
 """
@@ -329,57 +329,3 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         arch = {"model": "resnet", "backbone": {"family": "cifar", "depth": depth, "classes": 2}}
         common = _common(locals(), alpha=0.0, beta=0.0, loss="ce")
         _run("bw-detector", arch, common)
-
-    @bench.command("colorize")
-    def bench_colorize(
-        data: Annotated[Path, typer.Option("--data", help="Folder of colour images (any tree).")],
-        weights: Annotated[
-            list[str], typer.Option("--weights", help="Shipped name or path; repeat to compare.")
-        ],
-        limit: Annotated[int, typer.Option(help="Evenly spaced subset of N images (0 = all).")] = 0,
-        size: Annotated[int, typer.Option(help="Working size override (0 = the checkpoint's).")] = 0,
-        device: DeviceOpt = "cpu",
-        json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON.")] = None,
-        bw_detector: Annotated[
-            str, typer.Option(help="B&W-original detector gating the colour (none = off).")
-        ] = "none",
-        saturation: Annotated[
-            float, typer.Option(help="Scale a*b* (-1 = each checkpoint's own setting).")
-        ] = -1.0,
-        min_chroma: Annotated[
-            float, typer.Option(help="Faint-colour gate (-1 = each checkpoint's own; 0 = off).")
-        ] = -1.0,
-        spread: Annotated[
-            float, typer.Option(help="Extra colour spread (-1 = each checkpoint's own; 0 = off).")
-        ] = -1.0,
-    ) -> None:
-        """Score colourisers against gray (input L*, a*b* = 0) on the same images."""
-        from oldphoto.bench.colour import bench_table
-
-        try:
-            bench_table(
-                data, weights, limit, size, device, json_out, bw_detector, saturation, min_chroma,
-                spread,
-            )
-        except OldphotoError as err:
-            typer.echo(f"oldphoto bench colorize: {err}", err=True)
-            raise typer.Exit(2) from None
-
-    @bench.command("colorize-sheet")
-    def bench_sheet(
-        data: Annotated[Path, typer.Option("--data", help="Folder of colour photos.")],
-        output: Annotated[Path, typer.Option("--output", "-o", help="PNG to write.")],
-        weights: Annotated[
-            list[str], typer.Option("--weights", help="Columns, in order; NAME@GAIN sets --saturation.")
-        ],
-        count: Annotated[int, typer.Option(help="Rows (photos, evenly spaced).")] = 4,
-        height: Annotated[int, typer.Option(help="Row height in pixels.")] = 160,
-    ) -> None:
-        """A before/after contact sheet: grey input, each model, truth."""
-        from oldphoto.bench.colour import contact_sheet
-
-        try:
-            contact_sheet(data, weights, output, count, height)
-        except OldphotoError as err:
-            typer.echo(f"oldphoto bench colorize-sheet: {err}", err=True)
-            raise typer.Exit(2) from None

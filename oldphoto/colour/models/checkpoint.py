@@ -18,6 +18,8 @@ from oldphoto.errors import OldphotoError
 
 FORMAT = "oldphoto-colour/1"
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+#: The paper-reproduction checkpoints (``bench paper``), kept apart from the product's.
+PAPER_WEIGHTS_DIR = WEIGHTS_DIR / "paper"
 
 
 def build_model(arch: dict[str, Any]) -> nn.Module:
@@ -94,17 +96,23 @@ def load_model(path: Path, kind: str | None = None) -> tuple[nn.Module, dict[str
 
 
 def resolve_weights(name_or_path: str) -> Path:
-    """``--weights``: a path, or the name of a shipped file in oldphoto/weights/."""
+    """``--weights``: a path, or the name of a shipped file in oldphoto/weights/ or its paper/."""
     candidate = Path(name_or_path).expanduser()
     if candidate.is_file():
         return candidate
-    shipped = WEIGHTS_DIR / (name_or_path if name_or_path.endswith(".pt") else name_or_path + ".pt")
-    if shipped.is_file():
-        return shipped
-    names = sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
+    name = name_or_path if name_or_path.endswith(".pt") else name_or_path + ".pt"
+    for folder in (WEIGHTS_DIR, PAPER_WEIGHTS_DIR):
+        if (folder / name).is_file():
+            return folder / name
+    names = sorted(p.stem for p in shipped_checkpoints())
     raise OldphotoError(
         f"--weights {name_or_path}: no such file or shipped weights (shipped: {', '.join(names)})"
     )
+
+
+def shipped_checkpoints() -> list[Path]:
+    """Every shipped colour checkpoint: the product's, then the paper reproduction's."""
+    return sorted(WEIGHTS_DIR.glob("*.pt")) + sorted(PAPER_WEIGHTS_DIR.glob("*.pt"))
 
 
 def export_half(source: Path, target: Path) -> None:
