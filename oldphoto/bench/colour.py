@@ -179,31 +179,71 @@ def _db(value: float) -> str:
     return "-" if value != value else f"{value:+.2f}"
 
 
-def contact_sheet(data: Path, weights: list[str], output: Path, count: int, height: int) -> None:
-    """Rows of photos: grey input | each model | truth, resized to a common height."""
+def worst_photos(files: list[Path], truths: list[np.ndarray], weights: str, count: int) -> list[int]:
+    """Indices of the ``count`` photos where ``weights`` gains least PSNR over gray, worst first."""
+    from oldphoto.colour.pipeline import Colouriser
+    from oldphoto.metrics import psnr
+
+    colouriser = Colouriser(weights.partition("@")[0])
+    gains = []
+    for start in range(0, len(truths), 16):
+        batch = truths[start : start + 16]
+        for truth, (rgb, _) in zip(batch, colouriser.colourise(batch), strict=True):
+            gains.append(psnr(rgb, truth) - psnr(grey_baseline(truth), truth))
+    return [int(i) for i in np.argsort(gains)[:count]]
+
+
+def _fit_height(rgb: np.ndarray, height: int) -> np.ndarray:
+    from PIL import Image
+
+    image = Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
+    return np.asarray(image.resize((round(image.width * height / image.height), height), Image.LANCZOS))
+
+
+def _label(text: str, width: int, height: int = 28) -> np.ndarray:
+    """A white strip with ``text`` centred, in Pillow's scalable default font."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    strip = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(strip)
+    try:
+        font = ImageFont.load_default(size=height * 0.6)
+    except TypeError:  # Pillow < 10.1: bitmap font only
+        font = ImageFont.load_default()
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    origin = ((width - (right - left)) / 2, (height - (bottom - top)) / 2 - top)
+    draw.text(origin, text, fill="black", font=font)
+    return np.asarray(strip)
+
+
+def contact_sheet(data: Path, weights: list[str], output: Path, count: int, height: int,
+                  worst: bool = False) -> None:
+    """Rows of photos: grey input | each model | truth, resized to a common height, labelled."""
     from PIL import Image
 
     from oldphoto.colour.pipeline import Colouriser
 
-    files = list_images(data, count)
+    files = list_images(data, 0 if worst else count)
     truths = [read_rgb(path) for path in files]
+    if worst:
+        chosen = worst_photos(files, truths, weights[0], count)
+        files, truths = [files[i] for i in chosen], [truths[i] for i in chosen]
     columns = [[grey_baseline(t) for t in truths]]
     for spec in weights:
         name, _, gain = spec.partition("@")
         colouriser = Colouriser(name, saturation=float(gain) if gain else -1.0)
         columns.append([rgb for rgb, _ in colouriser.colourise(truths)])
     columns.append(truths)
-    rows = []
-    for index in range(len(truths)):
-        cells = []
-        for column in columns:
-            image = Image.fromarray((np.clip(column[index], 0, 1) * 255 + 0.5).astype(np.uint8))
-            width = round(image.width * height / image.height)
-            cells.append(np.asarray(image.resize((width, height), Image.LANCZOS)))
-            cells.append(np.full((height, 4, 3), 255, np.uint8))
-        rows.append(np.concatenate(cells[:-1], axis=1))
+    names = ["grey input", *(Path(w).stem if w.endswith(".pt") else w for w in weights), "truth"]
+    grid = [[_fit_height(column[index], height) for column in columns] for index in range(len(truths))]
+    widths = [max(row[c].shape[1] for row in grid) for c in range(len(columns))]
+    gap = np.full((height, 4, 3), 255, np.uint8)
+    header = [piece for name, w in zip(names, widths, strict=True) for piece in (_label(name, w), gap[:28])]
+    rows = [np.concatenate(header[:-1], axis=1)]
+    for cells in grid:
+        padded = [np.pad(cell, ((0, 0), (0, w - cell.shape[1]), (0, 0)), constant_values=255)
+                  for cell, w in zip(cells, widths, strict=True)]
+        rows.append(np.concatenate([p for cell in padded for p in (cell, gap)][:-1], axis=1))
         rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
     output.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.concatenate(rows[:-1], axis=0)).save(output)

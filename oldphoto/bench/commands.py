@@ -273,9 +273,12 @@ def bench_colorize_sheet(
     ],
     count: Annotated[int, typer.Option(help="Rows (photos, evenly spaced).")] = 4,
     height: Annotated[int, typer.Option(help="Row height in pixels.")] = 160,
+    worst: Annotated[bool, typer.Option(
+        help="Show the COUNT photos where the first --weights model gains least PSNR over gray, "
+             "worst first, instead of evenly spaced ones.")] = False,
 ) -> None:
     """A before/after contact sheet: grey input, each model, truth."""
     from oldphoto.bench.colour import contact_sheet
 
     with _one_line_errors("bench colorize-sheet"):
-        contact_sheet(data, weights, output, count, height)
+        contact_sheet(data, weights, output, count, height, worst=worst)
