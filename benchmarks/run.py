@@ -55,6 +55,9 @@ TARGETS = {
     "colorize-cnn": ">= 2 MP/s at 1 MP on CPU",
     "start-up": "`oldphoto age --help` < 0.3 s, without importing torch",
     "stream": "3-stage pipe < 15% slower than the same work in one process",
+    "colorize-cnn, 12 MP": "`oldphoto colorize-cnn big.png -o out.png` <= 8x the wall time of "
+                           "`oldphoto convert big.png -o out.png`, peak < 2 GB",
+    "colorize-resnet, 12 MP": "the same for colorize-resnet",
 }
 
 
@@ -72,6 +75,7 @@ class Report:
     memory: dict[str, dict[str, float | str]] = field(default_factory=dict)
     memory_mp: float = 12.0
     hard_case: dict[str, dict[str, float]] = field(default_factory=dict)
+    colour_big: dict[str, dict[str, float]] = field(default_factory=dict)
     targets: dict[str, tuple[bool | None, str]] = field(default_factory=dict)
     profiles: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
@@ -340,6 +344,25 @@ def bench_memory(report: Report, work: Path, megapixels: float) -> None:
         log(f"memory {label}: {rss:.0f} MiB in {wall:.1f} s")
 
 
+#: The whole colourising command on a 12 MP grey photo, against `convert` of the same file.
+COLOUR_BIG_TARGET = {"wall_ratio": 8.0, "peak_mib": 2048.0}
+
+
+def bench_colour_big(report: Report, work: Path, megapixels: float, repeats: int) -> None:
+    """`oldphoto NAME big.png -o out.png` wall time (best of ``repeats``) and peak memory."""
+    from oldphoto.codecs import encode_image, write_atomically
+
+    big = work / "big-grey.png"
+    write_atomically(big, encode_image(inputs_for(megapixels, aspect=4 / 3)["grey"], "png"))
+    for name in ("convert", "colorize-cnn", "colorize-resnet"):
+        command = [str(BIN / "oldphoto"), name, str(big), "-o", str(work / f"out-{name}.png"),
+                   "-q", "--overwrite"]
+        runs = [peak_rss_mib(command) for _ in range(repeats)]
+        report.colour_big[name] = {"peak_mib": max(r[0] for r in runs),
+                                   "seconds": min(r[1] for r in runs), "mp": megapixels}
+        log(f"12 MP {name}: {report.colour_big[name]}")
+
+
 # ----------------------------------------------------------------------------- targets
 
 
@@ -385,6 +408,16 @@ def check_targets(report: Report, big: float) -> None:
         report.targets["denoise-lr vs DAMF (hard case)"] = (
             lr >= damf, f"{lr:.2f} vs {damf:.2f} MP/s ({lr / damf:.2f}x), astronaut, "
                         f"{hard['denoise-lr']['mp']:g} MP")
+    base = report.colour_big.get("convert")
+    for name in ("colorize-cnn", "colorize-resnet"):
+        entry = report.colour_big.get(name)
+        if base and entry:
+            ratio = entry["seconds"] / base["seconds"]
+            limit = COLOUR_BIG_TARGET
+            ok = ratio <= limit["wall_ratio"] and entry["peak_mib"] < limit["peak_mib"]
+            report.targets[f"{name}, {entry['mp']:g} MP"] = (
+                ok, f"{entry['seconds']:.1f} s = {ratio:.1f}x convert ({base['seconds']:.1f} s), "
+                    f"peak {entry['peak_mib']:.0f} MiB")
     if report.stream:
         overhead = report.stream["wall_overhead"]
         report.targets["stream"] = (overhead < 0.15, f"{overhead:+.1%} wall, "
@@ -522,7 +555,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="Also write raw results here.")
     parser.add_argument("--quick", action="store_true", help="Smoke test: few, small runs.")
     parser.add_argument("--skip", default="", help="Comma list of sections to skip: "
-                                                   "throughput,startup,stream,memory.")
+                                                   "throughput,startup,stream,memory,colour-big.")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     report = Report(quick=args.quick, machine=machine(), busy=other_heavy_processes())
@@ -538,6 +571,7 @@ def main() -> None:
             "stream": lambda: bench_stream(report, work, 20 if args.quick else 100, 512,
                                            1 if args.quick else 3),
             "memory": lambda: bench_memory(report, work, report.memory_mp),
+            "colour-big": lambda: bench_colour_big(report, work, report.memory_mp, 1 if args.quick else 3),
             "hard-case": lambda: bench_hard_case(report, max(sizes), repeats[max(sizes)]),
             "targets": lambda: check_targets(report, max(sizes)),
         }
