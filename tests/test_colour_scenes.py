@@ -143,3 +143,23 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
         config.steps = 6
         record = train_bins(config, resume=True, cache=tmp_path / "cache", progress=False)
         assert record["steps_done"] == 6 and len(record["history"]) == 3
+
+
+def test_hue_balanced_hit_rate_scores_truth_grey_and_a_warm_tint() -> None:
+    from skimage.color import lab2rgb
+
+    from oldphoto.bench.colour import constant_tint
+    from oldphoto.metrics import hue_balanced_hit_rate, hue_hits
+
+    angles = np.radians(np.arange(0, 360, 5.0))  # every hue, equally often, chroma 40
+    lab = np.stack([np.full((4, len(angles)), 60.0), 40 * np.cos(angles) + np.zeros((4, 1)),
+                    40 * np.sin(angles) + np.zeros((4, 1))], axis=-1)
+    truth = np.clip(lab2rgb(lab), 0, 1).astype(np.float32)
+    assert hue_balanced_hit_rate(hue_hits(truth, truth)) > 0.95
+    assert hue_balanced_hit_rate(hue_hits(truth.mean(axis=2), truth)) == 0.0
+    warm = constant_tint(truth, 4.0, 12.0)  # hue 72 degrees: hits the sextants at 60 and 120 at best
+    rate = hue_balanced_hit_rate(hue_hits(warm, truth))
+    assert 0.1 < rate < 0.4
+    # pooled counts, not a mean of per-image rates: an image with few colourful pixels weighs little
+    counts = hue_hits(truth, truth) + hue_hits(truth.mean(axis=2), truth)
+    assert hue_balanced_hit_rate(counts) == pytest.approx(0.5, abs=0.03)
