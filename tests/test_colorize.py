@@ -265,7 +265,7 @@ class _FixedPrediction(torch.nn.Module):
 
 
 def test_colour_reward_is_the_benchmark_colourfulness_and_pays_for_colour() -> None:
-    from oldphoto.colour.training import batch_tensors, colour_loss, colourfulness, recombine
+    from oldphoto.colour.losses import batch_tensors, colour_loss, colourfulness, recombine
     from oldphoto.metrics import colourfulness as benchmark_colourfulness
 
     rgb = np.random.default_rng(7).random((2, 9, 11, 3)).astype(np.float32)
@@ -288,7 +288,7 @@ def test_colour_reward_is_the_benchmark_colourfulness_and_pays_for_colour() -> N
 
 
 def test_reward_cap_stops_paying_for_colour_beyond_the_photos_own() -> None:
-    from oldphoto.colour.training import batch_tensors, colour_loss, colourfulness, recombine
+    from oldphoto.colour.losses import batch_tensors, colour_loss, colourfulness, recombine
 
     lightness, truth_ab, truth_rgb = batch_tensors(_toy_set(count=2, size=8).images, "cpu")
     truth_colour = colourfulness(truth_rgb)
@@ -376,8 +376,8 @@ def test_modules_do_not_import_torch() -> None:
 
 
 def test_calibration_holds_every_data_set_to_the_colourfulness_target() -> None:
+    from oldphoto.colour.calibration import _gated_summary
     from oldphoto.colour.data import merge
-    from oldphoto.colour.training import _gated_summary
 
     merged = merge([_toy_set(count=3), _toy_set(count=2)])
     assert merged.origins.tolist() == [0, 0, 0, 1, 1]
