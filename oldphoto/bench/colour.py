@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from oldphoto.colour.data import IMAGE_SUFFIXES
+from oldphoto.codecs import IMAGE_SUFFIXES
 from oldphoto.colour.evaluate import Scores
 from oldphoto.errors import OldphotoError
+from oldphoto.metrics import grey_baseline
 
 
 def list_images(folder: Path, limit: int = 0) -> list[Path]:
@@ -44,17 +45,6 @@ def is_single_channel(path: Path) -> bool:
 
     with Image.open(path) as image:
         return image.mode in ("L", "LA", "I", "I;16", "1")
-
-
-def grey_baseline(rgb: np.ndarray) -> np.ndarray:
-    """The 'gray' reference: the image's own L* with a*b* = 0, as RGB."""
-    import torch
-
-    from oldphoto.colour.lab import lab_to_rgb, rgb_to_lab
-
-    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])
-    lab[:, 1:] = 0.0
-    return lab_to_rgb(lab)[0].permute(1, 2, 0).numpy()
 
 
 def score_weights(
@@ -108,9 +98,9 @@ def bench_table(
     spread: float = -1.0,
 ) -> list[dict[str, Any]]:
     """Print (and optionally save) the table of every model against gray."""
-    from rich.console import Console
     from rich.table import Table
 
+    from oldphoto.console import rich_console
     from oldphoto.device import resolve_device
 
     device = resolve_device(device)
@@ -136,7 +126,7 @@ def bench_table(
             f"{row['colourfulness_ratio']:.2f}", f"{row['left_grey_fraction']:.3f}",
             f"{row['rgb_files_gain_db']:+.2f}", f"{row['colour_originals_gain_db']:+.2f}",
         )
-    Console(width=max(Console().width, 150)).print(table)
+    rich_console(stderr=False, min_width=150).print(table)
     if json_out is not None:
         json_out.write_text(json.dumps({"data": str(data), "images": len(files), "rows": rows}, indent=1))
     return rows
