@@ -142,21 +142,21 @@ def test_faint_colour_gate_leaves_exactly_grey(tmp_path) -> None:
 
 
 def test_photos_left_grey_are_named_on_stderr(tmp_path) -> None:
-    from conftest import run_cli
+    from conftest import invoke
     from PIL import Image
 
     weights = _tinted_checkpoint(tmp_path)
     Image.new("L", (40, 30), 120).save(tmp_path / "old.png")
     out = tmp_path / "out.png"
-    gated = run_cli("colorize-cnn", str(tmp_path / "old.png"), "--weights", str(weights),
+    gated = invoke("colorize-cnn", str(tmp_path / "old.png"), "--weights", str(weights),
                     "--min-chroma", "90", "-o", str(out))
     assert gated.returncode == 0, gated.stderr
     assert b"left 1 of 1 photos grey" in gated.stderr and b"old.png" in gated.stderr
     assert b"--min-chroma 0" in gated.stderr
-    quiet = run_cli("colorize-cnn", str(tmp_path / "old.png"), "--weights", str(weights),
+    quiet = invoke("colorize-cnn", str(tmp_path / "old.png"), "--weights", str(weights),
                     "--min-chroma", "90", "-o", str(out), "--overwrite", "-q")
     assert quiet.returncode == 0 and quiet.stderr == b""
-    coloured = run_cli("colorize-cnn", str(tmp_path / "old.png"), "--weights", str(weights),
+    coloured = invoke("colorize-cnn", str(tmp_path / "old.png"), "--weights", str(weights),
                        "--min-chroma", "0", "-o", str(out), "--overwrite")
     assert coloured.returncode == 0 and b"grey" not in coloured.stderr
 
