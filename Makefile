@@ -18,7 +18,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test,plot]"
+	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test,dev,plot]"
 	touch $(STAMP)
 
 demo: $(STAMP)

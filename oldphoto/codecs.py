@@ -34,6 +34,8 @@ IMAGE_EXTENSIONS = {
     ".pgm": "pnm",
     ".pbm": "pnm",
 }
+#: The one list of image file suffixes (lower case) that every folder walk uses.
+IMAGE_SUFFIXES = frozenset(IMAGE_EXTENSIONS)
 FORMAT_SUFFIX = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "bmp": ".bmp", "webp": ".webp",
                  "pnm": ".pnm", "stream": ".oldphoto"}
 #: Files with this suffix hold an oldphoto stream (``--to stream``), not an image.

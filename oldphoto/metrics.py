@@ -13,8 +13,37 @@ def mse(estimate: np.ndarray, truth: np.ndarray) -> float:
 
 def psnr(estimate: np.ndarray, truth: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB for data in [0, 1]; capped at 100 for identity."""
-    err = mse(estimate, truth)
-    return 100.0 if err <= 1e-10 else float(10.0 * np.log10(1.0 / err))
+    return float(psnr_from_mse(mse(estimate, truth)))
+
+
+def psnr_from_mse(error: float | np.ndarray) -> float | np.ndarray:
+    """PSNR in dB of a mean squared error on [0, 1] (element-wise); 100 dB where it is ~0.
+
+    The paper reports "MSE %": pass ``percent / 100``.
+    """
+    error = np.asarray(error, np.float64)
+    value = np.where(error > 1e-10, 10.0 * np.log10(1.0 / np.maximum(error, 1e-10)), 100.0)
+    return float(value) if value.ndim == 0 else value
+
+
+def grey_baseline(rgb: np.ndarray) -> np.ndarray:
+    """The 'gray' reference every colouriser is scored against: the image's own L*, a*b* = 0.
+
+    ``rgb`` is (H, W, 3) or a stack (N, H, W, 3) in [0, 1]; returns float32 RGB
+    of the same shape. This is what doing nothing scores, so every colour
+    bench computes it in the same run as the models.
+    """
+    import torch
+
+    from oldphoto.cielab import lab_to_rgb, rgb_to_lab
+
+    batch = np.asarray(rgb, np.float32)
+    single = batch.ndim == 3
+    with torch.no_grad():
+        lab = rgb_to_lab(torch.from_numpy(batch[None] if single else batch).permute(0, 3, 1, 2))
+        lab[:, 1:] = 0.0
+        grey = lab_to_rgb(lab).permute(0, 2, 3, 1).numpy().astype(np.float32)
+    return grey[0] if single else grey
 
 
 def ssim(estimate: np.ndarray, truth: np.ndarray) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 
@@ -16,10 +16,12 @@ import pluggy
 
 from oldphoto import hookspecs
 from oldphoto.filter import Filter
+from oldphoto.runner import RunOptions
 
 GROUP = "oldphoto"
 BUILTIN_DIST = "oldphoto"
-RESERVED_OPTIONS = {"inputs", "recursive", "output", "to", "device", "overwrite", "quiet"}
+#: Option names a filter may not use: the ones every filter command already has.
+RESERVED_OPTIONS = frozenset(f.name for f in fields(RunOptions))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,29 @@ def run_cli(*args: str, stdin: bytes | None = None, stdout: object = None,
         stdout=stdout if stdout is not None else subprocess.PIPE,
         stderr=subprocess.PIPE, env=full_env, cwd=cwd, check=False, timeout=300,
     )
+
+
+@dataclass
+class CliResult:
+    """What a CLI run left: the same fields as a ``subprocess.run`` result."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def invoke(*args: str, stdin: bytes | None = None) -> CliResult:
+    """Run the CLI in this process (typer's CliRunner): fast, for tests where a real
+    process, pipe or terminal is not the point. stdout is a pipe to the filters.
+    """
+    from typer.testing import CliRunner
+
+    from oldphoto.cli.main import build_app
+
+    result = CliRunner().invoke(build_app(), list(args), input=stdin or b"")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return CliResult(result.exit_code, result.stdout_bytes, result.stderr_bytes)
 
 
 @pytest.fixture()

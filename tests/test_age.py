@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import invoke
 
 from oldphoto.aging import REALISTIC, Damage, apply_damage, salt_and_pepper
 from oldphoto.stream import read_stream
@@ -28,16 +28,16 @@ def test_density_and_salt_share_are_what_was_asked(density: float) -> None:
 
 
 def test_same_seed_same_result_and_other_seed_differs(photo: Path) -> None:
-    first = run_cli("age", str(photo), "--seed", "7", "--realistic")
-    second = run_cli("age", str(photo), "--seed", "7", "--realistic")
-    third = run_cli("age", str(photo), "--seed", "8", "--realistic")
+    first = invoke("age", str(photo), "--seed", "7", "--realistic")
+    second = invoke("age", str(photo), "--seed", "7", "--realistic")
+    third = invoke("age", str(photo), "--seed", "8", "--realistic")
     a, b, c = (frames_of(r.stdout)[0].pixels for r in (first, second, third))
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
 
 def test_keep_original_carries_clean_input_and_true_mask(photo: Path) -> None:
-    result = run_cli("age", str(photo), "--seed", "1", "--density", "0.2", "--keep-original")
+    result = invoke("age", str(photo), "--seed", "1", "--density", "0.2", "--keep-original")
     (frame,) = frames_of(result.stdout)
     assert frame.is_grey
     assert frame.planes["original"].shape == (128, 96, 3)

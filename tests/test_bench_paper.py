@@ -9,19 +9,18 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import invoke
 
 from oldphoto.bench.paper import (
     ROWS,
     BenchData,
-    RowResult,
     RowSpec,
     load_truth,
     make_data,
-    markdown_table,
     run_rows,
     score_row,
 )
+from oldphoto.bench.paper_table import markdown_table
 from oldphoto.bench.plots import Panel, panels_from_json, plot_panels
 
 
@@ -49,16 +48,30 @@ def test_grey_rows_are_scored_against_the_grey_truth() -> None:
     assert result.colourfulness is None
 
 
-def test_a_row_that_cannot_run_is_reported_not_fatal() -> None:
+def test_a_row_that_cannot_run_is_reported_not_fatal(monkeypatch, tmp_path) -> None:
+    from oldphoto.colour.models import checkpoint
+
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)  # no weights anywhere
+    monkeypatch.setattr(checkpoint, "PAPER_WEIGHTS_DIR", tmp_path / "paper")
     data = small_data()
     results = run_rows(data, rows=(RowSpec("noisy", "noisy", "baseline", "grey"),
                                    RowSpec("mlp", "MLP", "paper", "rgb", 3.41)))
-    assert results[1].missing is not None or results[1].mse_pct is not None
     assert results[0].missing is None and results[0].mse_pct == 0.0
-    missing = RowResult(RowSpec("x", "X", "paper", "rgb"), missing="missing: weights/x.pt")
-    table = markdown_table([results[0], missing], "header", "oldphoto bench paper")
-    assert "missing: weights/x.pt" in table
+    assert results[1].missing == "missing: oldphoto/weights/paper/colorize-mlp-paper.pt"
+    assert results[1].mse_pct is None
+    table = markdown_table(results, "header", "oldphoto bench paper")
+    assert "missing: oldphoto/weights/paper/colorize-mlp-paper.pt" in table
     assert table.count("\n| ") == 3  # header row + two rows
+
+
+@pytest.mark.parametrize("key", ["mlp", "mlp-l2", "cnn-mse", "cnn-ce", "cnn-resnet"])
+def test_the_paper_checkpoints_ship_in_their_own_folder(key) -> None:
+    from oldphoto.bench.paper import PAPER_CHECKPOINTS, find_checkpoint
+    from oldphoto.colour.models.checkpoint import PAPER_WEIGHTS_DIR, resolve_weights
+
+    path = find_checkpoint(key)
+    assert path == PAPER_WEIGHTS_DIR / PAPER_CHECKPOINTS[key][0][0]
+    assert resolve_weights(path.stem) == path  # --weights finds them by name
 
 
 def test_paper_rows_carry_the_paper_figures() -> None:
@@ -118,7 +131,7 @@ def test_denoise_json_becomes_the_papers_figures(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_bench_paper_runs_on_cifar(shared_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "paper.json"
-    result = run_cli("bench", "paper", "--data", str(shared_dir / "data/cifar10/test"),
+    result = invoke("bench", "paper", "--data", str(shared_dir / "data/cifar10/test"),
                      "--limit", "20", "--json", str(out), "--markdown", str(tmp_path / "p.md"))
     assert result.returncode == 0, result.stderr.decode()
     report = json.loads(out.read_text())

@@ -9,7 +9,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import invoke, run_cli
 
 from oldphoto.stream import MAGIC
 
@@ -52,7 +52,7 @@ def test_terminal_gets_a_one_line_refusal(photo: Path) -> None:
 def test_folder_tree_is_mirrored_keeping_formats(tmp_path: Path) -> None:
     src = tmp_path / "photos"
     make_tree(src)
-    result = run_cli("age", str(src), "-r", "--seed", "7", "-o", str(tmp_path / "aged"), "-q")
+    result = invoke("age", str(src), "-r", "--seed", "7", "-o", str(tmp_path / "aged"), "-q")
     assert result.returncode == 0, result.stderr
     made = sorted(p.relative_to(tmp_path / "aged").as_posix()
                   for p in (tmp_path / "aged").rglob("*") if p.is_file())
@@ -63,7 +63,7 @@ def test_folder_tree_is_mirrored_keeping_formats(tmp_path: Path) -> None:
 def test_to_changes_every_format(tmp_path: Path) -> None:
     src = tmp_path / "photos"
     make_tree(src)
-    result = run_cli("gray", str(src), "-r", "--to", "webp", "-o", str(tmp_path / "w"), "-q")
+    result = invoke("gray", str(src), "-r", "--to", "webp", "-o", str(tmp_path / "w"), "-q")
     assert result.returncode == 0, result.stderr
     assert sorted(p.suffix for p in (tmp_path / "w").rglob("*.*")) == [".webp"] * 3
 
@@ -72,21 +72,21 @@ def test_existing_outputs_are_skipped_unless_overwrite(tmp_path: Path) -> None:
     src = tmp_path / "photos"
     make_tree(src)
     out = tmp_path / "out"
-    run_cli("gray", str(src), "-r", "-o", str(out), "-q")
+    invoke("gray", str(src), "-r", "-o", str(out), "-q")
     marker = out / "a.png"
     marker.write_bytes(b"keep me")
-    again = run_cli("gray", str(src), "-r", "-o", str(out))
+    again = invoke("gray", str(src), "-r", "-o", str(out))
     assert again.returncode == 0
     assert marker.read_bytes() == b"keep me"
     assert b"skipped" in again.stderr
-    forced = run_cli("gray", str(src), "-r", "-o", str(out), "--overwrite", "-q")
+    forced = invoke("gray", str(src), "-r", "-o", str(out), "--overwrite", "-q")
     assert forced.returncode == 0
     assert marker.read_bytes().startswith(b"\x89PNG")
 
 
 def test_never_overwrites_an_input(photo: Path) -> None:
     before = photo.read_bytes()
-    result = run_cli("gray", str(photo), "-o", str(photo), "--overwrite")
+    result = invoke("gray", str(photo), "-o", str(photo), "--overwrite")
     assert result.returncode != 0
     assert b"input" in result.stderr
     assert photo.read_bytes() == before
@@ -95,7 +95,7 @@ def test_never_overwrites_an_input(photo: Path) -> None:
 def test_refuses_output_inside_the_input_tree(tmp_path: Path) -> None:
     src = tmp_path / "photos"
     make_tree(src)
-    result = run_cli("gray", str(src), "-r", "-o", str(src / "out"))
+    result = invoke("gray", str(src), "-r", "-o", str(src / "out"))
     assert result.returncode != 0
     assert b"inside the input folder" in result.stderr
     assert not (src / "out").exists()
@@ -105,7 +105,7 @@ def test_per_file_errors_do_not_stop_the_run(tmp_path: Path) -> None:
     src = tmp_path / "photos"
     make_tree(src)
     (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)
-    result = run_cli("gray", str(src), "-r", "-o", str(tmp_path / "out"))
+    result = invoke("gray", str(src), "-r", "-o", str(tmp_path / "out"))
     assert result.returncode == 1
     errors = result.stderr.decode()
     assert "broken.png" in errors
@@ -116,8 +116,8 @@ def test_per_file_errors_do_not_stop_the_run(tmp_path: Path) -> None:
 def test_stream_names_rebuild_the_tree_downstream(tmp_path: Path) -> None:
     src = tmp_path / "photos"
     make_tree(src)
-    aged = run_cli("age", str(src), "-r", "--seed", "3", "-q")
-    result = run_cli("gray", "-o", str(tmp_path / "tree") + "/", "-q", stdin=aged.stdout)
+    aged = invoke("age", str(src), "-r", "--seed", "3", "-q")
+    result = invoke("gray", "-o", str(tmp_path / "tree") + "/", "-q", stdin=aged.stdout)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "tree" / "sub" / "deeper" / "c.tif").is_file()
 
@@ -127,8 +127,8 @@ def test_history_records_each_filter_with_options(photo: Path) -> None:
 
     from oldphoto.stream import read_stream
 
-    aged = run_cli("age", str(photo), "--seed", "5", "--density", "0.2")
-    grey = run_cli("gray", stdin=aged.stdout)
+    aged = invoke("age", str(photo), "--seed", "5", "--density", "0.2")
+    grey = invoke("gray", stdin=aged.stdout)
     (frame,) = list(read_stream(io.BytesIO(grey.stdout), "t"))
     history = frame.meta["history"]
     assert [h["filter"] for h in history] == ["age", "gray"]
@@ -158,7 +158,7 @@ def test_sixteen_bit_scan_stays_sixteen_bit_through_a_pipe(tmp_path: Path) -> No
     ramp = (np.arange(64 * 80, dtype=np.uint32).reshape(64, 80) * 13 % 65536).astype(np.uint16)
     scan = tmp_path / "scan.tif"
     tifffile.imwrite(scan, ramp)
-    streamed = run_cli("convert", stdin=scan.read_bytes())
+    streamed = invoke("convert", stdin=scan.read_bytes())
     out = tmp_path / "x.png"
     with out.open("wb") as handle:
         result = run_cli("convert", stdin=streamed.stdout, stdout=handle)
@@ -170,7 +170,7 @@ def test_sixteen_bit_scan_stays_sixteen_bit_through_a_pipe(tmp_path: Path) -> No
 
 def test_a_stream_saved_to_a_file_pipes_on_later(photo: Path, tmp_path: Path) -> None:
     saved = tmp_path / "aged.oldphoto"
-    made = run_cli("age", str(photo), "--seed", "2", "--keep-original", "-o", str(saved))
+    made = invoke("age", str(photo), "--seed", "2", "--keep-original", "-o", str(saved))
     assert made.returncode == 0, made.stderr
     assert saved.read_bytes().startswith(MAGIC)
     redirected = tmp_path / "again.bin"
@@ -179,14 +179,14 @@ def test_a_stream_saved_to_a_file_pipes_on_later(photo: Path, tmp_path: Path) ->
                 stdout=handle)
     assert redirected.read_bytes() == saved.read_bytes()
     out = tmp_path / "grey.png"
-    result = run_cli("gray", str(saved), "-o", str(out))
+    result = invoke("gray", str(saved), "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert iio.imread(out).shape == (128, 96)
 
 
 def test_outputs_get_the_usual_file_mode(photo: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.png"
-    assert run_cli("gray", str(photo), "-o", str(out)).returncode == 0
+    assert invoke("gray", str(photo), "-o", str(out)).returncode == 0
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -142,21 +142,21 @@ def test_faint_colour_gate_leaves_exactly_grey(tmp_path) -> None:
 
 
 def test_photos_left_grey_are_named_on_stderr(tmp_path) -> None:
-    from conftest import run_cli
+    from conftest import invoke
     from PIL import Image
 
     weights = _tinted_checkpoint(tmp_path)
     Image.new("L", (40, 30), 120).save(tmp_path / "old.png")
     out = tmp_path / "out.png"
-    gated = run_cli("colorize-cnn", str(tmp_path / "old.png"), "--weights", str(weights),
+    gated = invoke("colorize-cnn", str(tmp_path / "old.png"), "--weights", str(weights),
                     "--min-chroma", "90", "-o", str(out))
     assert gated.returncode == 0, gated.stderr
     assert b"left 1 of 1 photos grey" in gated.stderr and b"old.png" in gated.stderr
     assert b"--min-chroma 0" in gated.stderr
-    quiet = run_cli("colorize-cnn", str(tmp_path / "old.png"), "--weights", str(weights),
+    quiet = invoke("colorize-cnn", str(tmp_path / "old.png"), "--weights", str(weights),
                     "--min-chroma", "90", "-o", str(out), "--overwrite", "-q")
     assert quiet.returncode == 0 and quiet.stderr == b""
-    coloured = run_cli("colorize-cnn", str(tmp_path / "old.png"), "--weights", str(weights),
+    coloured = invoke("colorize-cnn", str(tmp_path / "old.png"), "--weights", str(weights),
                        "--min-chroma", "0", "-o", str(out), "--overwrite")
     assert coloured.returncode == 0 and b"grey" not in coloured.stderr
 
@@ -265,7 +265,7 @@ class _FixedPrediction(torch.nn.Module):
 
 
 def test_colour_reward_is_the_benchmark_colourfulness_and_pays_for_colour() -> None:
-    from oldphoto.colour.training import batch_tensors, colour_loss, colourfulness, recombine
+    from oldphoto.colour.losses import batch_tensors, colour_loss, colourfulness, recombine
     from oldphoto.metrics import colourfulness as benchmark_colourfulness
 
     rgb = np.random.default_rng(7).random((2, 9, 11, 3)).astype(np.float32)
@@ -288,7 +288,7 @@ def test_colour_reward_is_the_benchmark_colourfulness_and_pays_for_colour() -> N
 
 
 def test_reward_cap_stops_paying_for_colour_beyond_the_photos_own() -> None:
-    from oldphoto.colour.training import batch_tensors, colour_loss, colourfulness, recombine
+    from oldphoto.colour.losses import batch_tensors, colour_loss, colourfulness, recombine
 
     lightness, truth_ab, truth_rgb = batch_tensors(_toy_set(count=2, size=8).images, "cpu")
     truth_colour = colourfulness(truth_rgb)
@@ -376,8 +376,8 @@ def test_modules_do_not_import_torch() -> None:
 
 
 def test_calibration_holds_every_data_set_to_the_colourfulness_target() -> None:
+    from oldphoto.colour.calibration import _gated_summary
     from oldphoto.colour.data import merge
-    from oldphoto.colour.training import _gated_summary
 
     merged = merge([_toy_set(count=3), _toy_set(count=2)])
     assert merged.origins.tolist() == [0, 0, 0, 1, 1]

@@ -8,7 +8,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import invoke
 
 from oldphoto.bench.compare import (
     BACKGROUND,
@@ -97,7 +97,7 @@ def test_cli_from_folders_writes_a_sheet_of_the_right_size(tmp_path: Path) -> No
     write_folder(tmp_path / "aged", ["a", "b", "c"], RED)
     write_folder(tmp_path / "restored", ["a", "b", "c"], BLUE)
     out = tmp_path / "sheet.png"
-    result = run_cli("compare", str(tmp_path / "aged"), str(tmp_path / "restored"),
+    result = invoke("compare", str(tmp_path / "aged"), str(tmp_path / "restored"),
                      "--labels", "aged,restored", "--cell", "32", "--limit", "2", "-o", str(out))
     assert result.returncode == 0, result.stderr.decode()
     width, height = Layout(2, 2, 32).size
@@ -111,7 +111,7 @@ def test_cli_from_a_stream(tmp_path: Path) -> None:
         writer.write(Frame(solid(GREEN), {ORIGINAL: solid(RED)}, {"name": f"{index}.png"}))
     writer.close()
     out = tmp_path / "sheet.png"
-    result = run_cli("compare", "--cell", "24", "-o", str(out), stdin=buffer.getvalue())
+    result = invoke("compare", "--cell", "24", "-o", str(out), stdin=buffer.getvalue())
     assert result.returncode == 0, result.stderr.decode()
     width, height = Layout(3, 2, 24).size
     assert iio.imread(out).shape == (height, width, 3)

@@ -91,11 +91,48 @@ def test_prior_only_training_moves_the_projection_and_nothing_else() -> None:
     assert moved == {"prior.weight", "prior.bias"}  # batch-norm statistics included
 
 
-def test_build_model_round_trip() -> None:
-    arch = {"model": "resnet-colouriser", "backbone": CifarResNet(8, 10).arch,
-            "cnn": {"model": "paper-cnn", "classes": 10, "size": 32, "prior_dim": 64}}
-    model = build_model(arch)
-    assert isinstance(model, ResNetColouriser)
+ARCHS = {
+    "mlp": {"model": "mlp", "size": 32, "hidden": 16, "layers": 1, "grey_head": True},
+    "paper-cnn": {"model": "paper-cnn", "classes": 5, "size": 32},
+    "unet": {"model": "unet", "width": 8, "classes": 5, "grey_head": True, "work_size": 32},
+    "resnet": {"model": "resnet", "backbone": {"family": "cifar", "depth": 8, "classes": 4}},
+    "resnet-colouriser": {"model": "resnet-colouriser", "backbone": CifarResNet(8, 10).arch,
+                          "cnn": {"model": "paper-cnn", "classes": 10, "size": 32,
+                                  "prior_dim": 64}, "prior_dropout": 0.5},
+}
+
+
+@pytest.mark.parametrize("name", sorted(ARCHS))
+def test_build_model_round_trip(name, tmp_path) -> None:
+    """Built from its arch, saved, and loaded back: the same network, the arch untouched."""
+    import copy
+
+    from oldphoto.colour.models.checkpoint import load_model, save_checkpoint
+
+    arch = copy.deepcopy(ARCHS[name])
+    torch.manual_seed(0)
+    model = build_model(arch).eval()
+    assert arch == ARCHS[name]
+    save_checkpoint(tmp_path / "m.pt", "test", arch, model, {"note": name})
+    loaded, payload = load_model(tmp_path / "m.pt")
+    assert payload["arch"] == ARCHS[name] and type(loaded) is type(model)
+    x = torch.rand(2, 1, 32, 32) if name != "resnet" else torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        before, after = model(x), loaded(x)
+    first = before[0] if isinstance(before, tuple) else before
+    second = after[0] if isinstance(after, tuple) else after
+    assert torch.equal(first, second)
+    if name == "resnet-colouriser":
+        assert isinstance(loaded, ResNetColouriser) and loaded.prior_dropout == 0.5
+
+
+@pytest.mark.parametrize(("arch", "message"), [
+    ({"model": "transformer"}, "unknown model 'transformer'"),
+    ({"model": "unet", "classes": 3}, "incomplete arch"),
+])
+def test_an_arch_that_cannot_be_built_is_a_one_line_error(arch, message) -> None:
+    with pytest.raises(OldphotoError, match=message):
+        build_model(arch)
 
 
 def test_torchvision_format_resnet18_loads(tmp_path) -> None:
@@ -141,10 +178,10 @@ def test_shared_cifar_resnets_load_and_classify(shared_dir, name) -> None:
 
 
 def test_prior_only_without_a_cnn_to_keep_is_a_one_line_error(tmp_path) -> None:
-    from conftest import run_cli
+    from conftest import invoke
 
     out = tmp_path / "resnet.pt"
-    result = run_cli("train", "colorize-resnet-paper", "--data", str(tmp_path), "--backbone",
+    result = invoke("train", "colorize-resnet-paper", "--data", str(tmp_path), "--backbone",
                      "resnet-backbone", "--prior-only", "-o", str(out))
     message = result.stderr.decode().strip()
     assert result.returncode == 2 and "--prior-only needs --init" in message

@@ -9,13 +9,13 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, invoke, run_cli
 
 from oldphoto.stream import MAGIC
 
 
 def test_builtins_are_listed_with_their_origin() -> None:
-    result = run_cli("filters")
+    result = invoke("filters")
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line for line in result.stdout.decode().splitlines()}
     for name in ("age", "gray", "convert"):
@@ -39,9 +39,9 @@ def test_age_help_does_not_import_torch() -> None:
 
 
 def test_every_filter_has_help() -> None:
-    listed = run_cli("filters").stdout.decode().split("\n")
+    listed = invoke("filters").stdout.decode().split("\n")
     for name in [line.split()[0] for line in listed if line.strip()]:
-        result = run_cli(name, "--help")
+        result = invoke(name, "--help")
         assert result.returncode == 0, (name, result.stderr)
         assert b"--output" in result.stdout
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import invoke
 
 from oldphoto.aging import to_grey
 from oldphoto.filters.score import (
@@ -129,7 +129,7 @@ def test_score_in_a_pipe_reports_and_passes_the_stream(tmp_path: Path) -> None:
                                         NOISE_MASK: truth.copy()}, {"name": "x.png"}))
     writer.close()
     out_json = tmp_path / "s.json"
-    result = run_cli("score", "--json", str(out_json), stdin=buffer.getvalue())
+    result = invoke("score", "--json", str(out_json), stdin=buffer.getvalue())
     assert result.returncode == 0, result.stderr.decode()
     frames = list(read_stream(io.BytesIO(result.stdout), "out"))
     np.testing.assert_array_equal(frames[0].pixels, original + 0.1)
@@ -141,10 +141,10 @@ def test_score_in_a_pipe_reports_and_passes_the_stream(tmp_path: Path) -> None:
 
 
 def test_age_keep_original_then_score_is_an_evaluation(photo: Path, tmp_path: Path) -> None:
-    aged = run_cli("age", str(photo), "--keep-original", "--seed", "1", "--density", "0.2")
+    aged = invoke("age", str(photo), "--keep-original", "--seed", "1", "--density", "0.2")
     assert aged.returncode == 0, aged.stderr.decode()
     out_json = tmp_path / "s.json"
-    scored = run_cli("score", "--json", str(out_json), stdin=aged.stdout)
+    scored = invoke("score", "--json", str(out_json), stdin=aged.stdout)
     assert scored.returncode == 0, scored.stderr.decode()
     frame = next(iter(read_stream(io.BytesIO(aged.stdout), "aged")))
     expected = 100 * float(np.mean((frame.pixels.astype(np.float64)

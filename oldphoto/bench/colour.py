@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from oldphoto.colour.data import IMAGE_SUFFIXES
+from oldphoto.codecs import IMAGE_SUFFIXES
 from oldphoto.colour.evaluate import Scores
 from oldphoto.errors import OldphotoError
-from oldphoto.metrics import hue_balanced_hit_rate, hue_hits
+from oldphoto.metrics import grey_baseline, hue_balanced_hit_rate, hue_hits
 
 
 def list_images(folder: Path, limit: int = 0) -> list[Path]:
@@ -47,16 +47,11 @@ def is_single_channel(path: Path) -> bool:
         return image.mode in ("L", "LA", "I", "I;16", "1")
 
 
-def grey_baseline(rgb: np.ndarray) -> np.ndarray:
-    """The 'gray' reference: the image's own L* with a*b* = 0, as RGB."""
-    return constant_tint(rgb, 0.0, 0.0)
-
-
 def constant_tint(rgb: np.ndarray, a: float, b: float) -> np.ndarray:
     """The image's own L* under one a*b* everywhere: a control no colouriser should lose to."""
     import torch
 
-    from oldphoto.colour.lab import lab_to_rgb, rgb_to_lab
+    from oldphoto.cielab import lab_to_rgb, rgb_to_lab
 
     lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])
     lab[:, 1] = a
@@ -139,9 +134,9 @@ def bench_table(
     spread: float = -1.0,
 ) -> list[dict[str, Any]]:
     """Print (and optionally save) the table of every model against gray."""
-    from rich.console import Console
     from rich.table import Table
 
+    from oldphoto.console import rich_console
     from oldphoto.device import resolve_device
 
     device = resolve_device(device)
@@ -169,7 +164,7 @@ def bench_table(
             f"{row['colourfulness_ratio']:.2f}", f"{row['left_grey_fraction']:.3f}",
             _db(row['rgb_files_gain_db']), _db(row['colour_originals_gain_db']),
         )
-    Console(width=max(Console().width, 150)).print(table)
+    rich_console(stderr=False, min_width=150).print(table)
     if json_out is not None:
         json_out.write_text(json.dumps({"data": str(data), "images": len(files), "rows": rows}, indent=1))
     return rows

@@ -123,7 +123,7 @@ def paper(
                                  "32x32 images, above all on a busy machine.")] = 1,
 ) -> None:
     """Reproduce the paper's Table 1 on CIFAR-10 test, with baselines and shipped defaults."""
-    from oldphoto.bench.paper import run_paper_bench
+    from oldphoto.bench.paper_table import run_paper_bench
 
     with _one_line_errors("bench paper"):
         run_paper_bench(data, limit, density, seed, json_path, markdown, plot, weights_dir,

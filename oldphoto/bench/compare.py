@@ -123,10 +123,10 @@ def _fit_text(draw: object, font: object, text: str, width: int) -> str:
 
 def image_files(folder: Path) -> dict[str, Path]:
     """Images under ``folder`` keyed by relative path without extension (aged.png ~ aged.jpg)."""
-    from oldphoto.codecs import IMAGE_EXTENSIONS
+    from oldphoto.codecs import IMAGE_SUFFIXES
 
     found = sorted(p for p in folder.rglob("*")
-                   if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     return {p.relative_to(folder).with_suffix("").as_posix(): p for p in found}
 
 

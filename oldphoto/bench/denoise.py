@@ -105,14 +105,10 @@ def corrupt(
     clean: np.ndarray, density: float, noise: str, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Salt-and-pepper, or the realistic damage mix plus salt-and-pepper at ``density``."""
-    from oldphoto.aging import salt_and_pepper
+    from oldphoto.aging import realistic_damage, salt_and_pepper
 
     if noise == "sp":
         return salt_and_pepper(clean, density, rng)
-    try:
-        from oldphoto.aging import realistic_damage
-    except ImportError as err:
-        raise OldphotoError("--noise realistic: oldphoto.aging has no realistic_damage yet") from err
     damaged, mask = realistic_damage(clean, rng, density=density)
     return damaged, mask
 

@@ -12,8 +12,6 @@ Rows whose filter or weights are not there are printed as ``missing: ...``.
 from __future__ import annotations
 
 import math
-import shlex
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -260,19 +258,6 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def gray_from_lightness(truth: np.ndarray) -> list[np.ndarray]:
-    """The truth's L* with a*b* = 0: the colour team's 'gray', what doing nothing scores."""
-    import torch
-
-    from oldphoto.colour.lab import lab_to_rgb, rgb_to_lab
-
-    with torch.no_grad():
-        lab = rgb_to_lab(torch.from_numpy(truth).permute(0, 3, 1, 2))
-        lab[:, 1:] = 0.0
-        rgb = lab_to_rgb(lab).permute(0, 2, 3, 1).numpy()
-    return list(rgb.astype(np.float32))
-
-
 def denoised_default(data: BenchData) -> list[np.ndarray]:
     """denoise-lr with its defaults on the noisy grey (computed once, shared by the pipe rows)."""
     if "lr-default" not in data.cache:
@@ -293,7 +278,9 @@ def estimates_for(spec: RowSpec, data: BenchData) -> tuple[list[np.ndarray], str
     if key == "lr-default":
         return denoised_default(data), lr_weights("default")
     if key == "gray":
-        return gray_from_lightness(data.truth), None
+        from oldphoto.metrics import grey_baseline
+
+        return list(grey_baseline(data.truth)), None
     if key in PAPER_CHECKPOINTS:
         path = find_checkpoint(key, data.weights_dir)
         kind = "colorize-mlp" if key.startswith("mlp") else (
@@ -345,7 +332,7 @@ def lr_weights(variant: str) -> str | None:
 
 def score_row(spec: RowSpec, estimates: list[np.ndarray], data: BenchData) -> RowResult:
     """Means over images of MSE %, PSNR, SSIM and (colour rows) colourfulness."""
-    from oldphoto.metrics import colourfulness, ssim
+    from oldphoto.metrics import colourfulness, psnr_from_mse, ssim
 
     truth = data.grey if spec.target == "grey" else data.truth
     stack = np.stack([np.asarray(e, np.float32) for e in estimates])
@@ -354,7 +341,7 @@ def score_row(spec: RowSpec, estimates: list[np.ndarray], data: BenchData) -> Ro
                             f"truth {truth.shape[1:]}")
     axes = tuple(range(1, truth.ndim))
     errors = np.mean((stack.astype(np.float64) - truth) ** 2, axis=axes)
-    psnrs = np.where(errors > 1e-10, 10 * np.log10(1.0 / np.maximum(errors, 1e-10)), 100.0)
+    psnrs = psnr_from_mse(errors)
     result = RowResult(spec, mse_pct=100 * float(errors.mean()), psnr=float(psnrs.mean()),
                        ssim=float(np.mean([ssim(e, t) for e, t in zip(stack, truth, strict=True)])))
     if spec.target == "rgb":
@@ -381,114 +368,3 @@ def run_rows(data: BenchData, rows: tuple[RowSpec, ...] = ROWS,
             progress(f"{spec.label}: " + (result.missing or f"{result.mse_pct:.3f}% "
                                           f"({result.seconds:.1f} s)"))
     return results
-
-
-# --------------------------------------------------------------------------- output
-
-HEADERS = ("group", "model", "paper MSE %", "ours MSE %", "PSNR dB", "SSIM",
-           "colourfulness (x truth)", "note")
-
-
-def table_cells(result: RowResult) -> list[str]:
-    spec = result.spec
-    paper = f"{spec.paper:.2f}" if spec.paper is not None else ""
-    if result.missing:
-        return [spec.group, spec.label, paper, "-", "-", "-", "-", result.missing]
-    colour = "(grey)"
-    if result.colourfulness is not None:
-        colour = f"{result.colourfulness:.1f} ({result.colourfulness_ratio or 0:.2f}x)"
-    return [spec.group, spec.label, paper, f"{result.mse_pct:.3f}", f"{result.psnr:.2f}",
-            f"{result.ssim:.4f}", colour, result.weights or ""]
-
-
-def describe(data: BenchData, density: float, seed: int) -> str:
-    count, height, width = data.truth.shape[:3]
-    import os
-
-    source = os.path.relpath(data.source) if Path(data.source).is_absolute() else data.source
-    return (f"{count} CIFAR-10 test images ({width}x{height}, the shared JPEG copy) from "
-            f"{source}; de-noising rows: {density:.0%} salt-and-pepper on BT.601 grey, seed "
-            f"{seed}. De-noising rows are scored against the grey truth, colour rows against "
-            f"the RGB truth; MSE % is the paper's unit (MSE on [0, 1] x 100).")
-
-
-NOTES = (
-    "MSE % is the paper's unit: mean squared error on [0, 1], times 100, averaged over "
-    "images (the paper calls it 'average squared error' and, in its caption, RMSE; its "
-    "0.12% matches MSE, about 29.2 dB).",
-    "PSNR and SSIM are means over images; SSIM uses a 7x7 window (scikit-image).",
-    "paper rows: each model in the paper's configuration, fed the truth's L* as the paper "
-    "did; the colour is recombined with that L*. `gray` is that L* with a*b* = 0: what "
-    "doing nothing scores, and the bar every colouriser has to clear.",
-    "De-noising rows run on the BT.601 grey of the truth with salt-and-pepper noise; each "
-    "denoiser runs its own detection (never the true mask). They are scored against the "
-    "grey truth, so they are not comparable with the colour rows.",
-    "pipe rows start from the noisy grey, as `oldphoto age | oldphoto denoise-lr | oldphoto "
-    "colorize-cnn` would, and are scored against the RGB truth.",
-    "Colourfulness is Hasler and Süsstrunk's (0-255 scale); (x truth) is the ratio to the "
-    "truth's mean colourfulness.",
-    "The shared CIFAR-10 copy is JPEG (about q75, 4:2:0 chroma), not the original arrays, so "
-    "colour detail is at half resolution in the truth itself.",
-)
-
-
-def markdown_table(results: list[RowResult], header: str, command: str) -> str:
-    """The table as a self-contained markdown page: command, data, table, notes."""
-    lines = ["# The paper's Table 1, reproduced", "", "```sh", command, "```", "", header, "",
-             "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    for result in results:
-        lines.append("| " + " | ".join(table_cells(result)) + " |")
-    truth = next((r.truth_colourfulness for r in results if r.truth_colourfulness), None)
-    if truth:
-        lines += ["", f"Mean colourfulness of the truth: {truth:.1f}."]
-    lines += ["", "Notes:", ""] + [f"- {note}" for note in NOTES]
-    return "\n".join(lines) + "\n"
-
-
-def print_table(results: list[RowResult], header: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="Table 1, reproduced", caption=header, title_justify="left")
-    for name in HEADERS:
-        table.add_column(name, justify="left" if name in ("group", "model", "note")
-                         else "right")
-    for result in results:
-        table.add_row(*table_cells(result))
-    Console(width=max(140, Console().width)).print(table)
-
-
-def run_paper_bench(data: Path | None, limit: int, density: float, seed: int,
-                    json_path: Path | None, markdown: Path | None, plot: Path | None,
-                    weights_dir: Path | None = None, threads: int = 1) -> None:
-    """The whole bench: load, run every row, print, and write what was asked."""
-    from oldphoto.codecs import write_atomically
-    from oldphoto.console import say
-
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-    command = shlex.join(["oldphoto", *sys.argv[1:]]) if sys.argv[1:2] == ["bench"] else \
-        "oldphoto bench paper"
-    started = time.perf_counter()
-    bench = make_data(Path(data) if data else default_data(), limit, density, seed)
-    bench.weights_dir = weights_dir
-    say(f"bench paper: {len(bench.truth)} images loaded")
-    results = run_rows(bench, progress=lambda line: say(f"bench paper: {line}"))
-    header = describe(bench, density, seed)
-    print_table(results, header)
-    report = {"command": command, "data": bench.source, "images": len(bench.truth),
-              "density": density, "seed": seed, "description": header,
-              "seconds": round(time.perf_counter() - started, 1),
-              "rows": [r.as_dict() for r in results]}
-    if json_path:
-        import json
-
-        write_atomically(Path(json_path), (json.dumps(report, indent=2) + "\n").encode())
-    if markdown:
-        write_atomically(Path(markdown), markdown_table(results, header, command).encode())
-    if plot:
-        from oldphoto.bench.plots import plot_paper_rows
-
-        plot_paper_rows(report["rows"], Path(plot))

@@ -13,7 +13,6 @@ fact: ``oldphoto bench plot bench.json study.json -o figures.png``.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -140,7 +139,9 @@ def plot_paper_rows(rows: list[dict[str, Any]], path: Path) -> Path | None:
 
 def error_to_psnr(error_percent: float) -> float:
     """The paper's unit (MSE % on [0, 1]) as PSNR in dB."""
-    return 100.0 if error_percent <= 0 else 10.0 * math.log10(100.0 / error_percent)
+    from oldphoto.metrics import psnr_from_mse
+
+    return float(psnr_from_mse(error_percent / 100.0))
 
 
 def panels_from_denoise_bench(record: Mapping[str, Any]) -> list[Panel]:

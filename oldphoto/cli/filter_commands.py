@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Literal
 
 import typer
 
 from oldphoto.errors import OldphotoError
 from oldphoto.filter import Filter, Option
+from oldphoto.plugins import RESERVED_OPTIONS
 from oldphoto.runner import RunOptions, run_filter
 
 COMMON = "Input and output"
 
 
 def _common_parameters() -> list[inspect.Parameter]:
+    """The input and output options of every filter command: the fields of RunOptions."""
     def param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                  annotation=annotation)
@@ -76,7 +77,7 @@ def _option_parameter(option: Option) -> inspect.Parameter:
 
 def build_command(cls: type[Filter]) -> Callable[..., None]:
     """A function whose signature typer turns into the filter's subcommand."""
-    common = {p.name for p in _common_parameters()}
+    common = RESERVED_OPTIONS
 
     def command(**kwargs: Any) -> None:
         run = RunOptions(**{k: kwargs.pop(k) for k in list(kwargs) if k in common})
@@ -110,5 +111,3 @@ def add_filter_commands(app: typer.Typer, filters: dict[str, Any]) -> None:
         app.command(name, help=_help_text(info.cls), short_help=info.cls.summary,
                     rich_help_panel="Filters")(build_command(info.cls))
 
-
-__all__ = ["Path", "add_filter_commands", "build_command"]

@@ -1,12 +1,17 @@
 """``oldphoto train colorize-*|resnet-backbone|bw-detector``.
 
-torch is imported inside the commands only, so ``oldphoto --help`` stays fast.
+The options every trainer shares are declared once (:data:`SHARED`); each
+trainer declares only its own and picks its defaults. torch is imported
+inside the commands only, so ``oldphoto --help`` stays fast.
 """
 
 from __future__ import annotations
 
+import inspect
 import shlex
 import sys
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,6 +81,67 @@ RewardCapOpt = Annotated[
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
+REQUIRED = inspect.Parameter.empty
+InitOpt = Annotated[Path | None, typer.Option(help="Start from this checkpoint's weights.")]
+
+#: The options the trainers share, declared once: name -> (annotated type, default).
+SHARED: dict[str, tuple[Any, Any]] = {
+    "data": (DataOpt, REQUIRED), "output": (OutOpt, REQUIRED),
+    "epochs": (EpochsOpt, 10), "batch_size": (BatchOpt, 64), "lr": (LrOpt, 2e-3),
+    "alpha": (AlphaOpt, 0.01), "beta": (BetaOpt, 0.3), "l2": (L2Opt, 0.0), "size": (SizeOpt, 32),
+    "val_split": (ValOpt, 0.3), "val_limit": (ValLimitOpt, 2000), "limit": (LimitOpt, 0),
+    "ema": (EmaOpt, 0.999), "device": (DeviceOpt, "cpu"), "seed": (SeedOpt, 0),
+    "resume": (ResumeOpt, None), "threads": (ThreadsOpt, 0), "cache_dir": (CacheOpt, None),
+    "init": (InitOpt, None), "min_colourfulness": (MinColourOpt, 0.0),
+    "max_grey": (MaxGreyOpt, 0.3), "colour_reward": (RewardOpt, 0.0),
+    "reward_cap": (RewardCapOpt, 0.0), "quiet": (QuietOpt, False),
+}
+#: What every trainer takes, and what only the colourisers add.
+BASE = ("data", "output", "epochs", "batch_size", "lr", "l2", "size", "val_split", "val_limit",
+        "limit", "ema", "device", "seed", "resume", "threads", "cache_dir", "quiet")
+COLOUR = (*BASE, "alpha", "beta", "init", "min_colourfulness", "max_grey", "colour_reward",
+          "reward_cap")
+#: The classifiers' defaults where they differ from the colourisers'.
+CLASSIFIER = {"batch_size": 128, "lr": 3e-3, "l2": 5e-5, "val_split": 0.1, "ema": 0.998}
+#: Shared options that go to the data loader or the loop, not into TrainConfig.
+_NOT_CONFIG = ("data", "output", "resume", "threads", "cache_dir", "quiet", "init", "device")
+
+
+def trainer(app: typer.Typer, name: str, shared: tuple[str, ...] = COLOUR,
+            **defaults: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register ``fn(options, **own)`` as ``train NAME`` with the ``shared`` options added.
+
+    ``fn`` declares only its own options (one of the same name as a shared one
+    replaces it); ``options`` is a dict of the shared ones, with ``defaults``
+    overriding the common defaults.
+    """
+
+    def decorate(fn: Callable[..., None]) -> Callable[..., None]:
+        hints = typing.get_type_hints(fn, include_extras=True)
+        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints[p.name])
+               for p in inspect.signature(fn).parameters.values() if p.name != "options"]
+        taken = {p.name for p in own}
+        picked = [key for key in shared if key not in taken]
+        params = {key: inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY,
+                                         annotation=SHARED[key][0],
+                                         default=defaults.get(key, SHARED[key][1]))
+                  for key in picked}
+        ordered = ([params.pop("data"), params.pop("output")] if "data" in params else [])
+        ordered += own + list(params.values())
+
+        def command(**kwargs: Any) -> None:
+            fn({key: kwargs.pop(key) for key in picked}, **kwargs)
+
+        command.__signature__ = inspect.Signature(ordered)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in ordered}
+        command.__doc__ = fn.__doc__
+        command.__name__ = fn.__name__
+        app.command(name)(command)
+        return fn
+
+    return decorate
+
+
 def _prepare(
     data: list[Path], size: int, val_split: float, val_limit: int, limit: int, seed: int,
     cache_dir: Path | None, threads: int,
@@ -102,56 +168,58 @@ def _prepare(
     return train_set, val_set
 
 
-def _run(kind: str, arch: dict, common: dict, model_factory: Any = None) -> None:
-    """Shared tail of every trainer: data, config, optional model, train, summary."""
+def with_classes(arch: dict[str, Any], count: int) -> dict[str, Any]:
+    """A copy of ``arch`` whose ``classes: None`` (at any depth) say ``count``."""
+    return {key: count if key == "classes" and value is None
+            else with_classes(value, count) if isinstance(value, dict) else value
+            for key, value in arch.items()}
+
+
+ModelFactory = Callable[[dict[str, Any], "Path | None"], Any]
+
+
+def _run(kind: str, arch: dict[str, Any], options: dict[str, Any],
+         model_factory: ModelFactory | None = None, **fields: Any) -> None:
+    """Shared tail of every trainer: data, config, optional model, train, summary.
+
+    ``fields`` are the trainer's own TrainConfig fields (``loss``, ``oversample``).
+    """
+    from oldphoto.colour.tasks import task_for
     from oldphoto.colour.training import TrainConfig, train
     from oldphoto.device import resolve_device
 
     try:
-        device = resolve_device(common.pop("device"))
-        resume = common.pop("resume")
-        quiet = common.pop("quiet")
+        device = resolve_device(options["device"])
         train_set, val_set = _prepare(
-            common["data"], common["size"], common["val_split"], common["val_limit"],
-            common["limit"], common["seed"], common.pop("cache_dir"), common.pop("threads"),
+            options["data"], options["size"], options["val_split"], options["val_limit"],
+            options["limit"], options["seed"], options["cache_dir"], options["threads"],
         )
-        arch = {**arch, "work_size": common["size"]}
-        if "classes" in arch and arch["classes"] is None:
-            arch["classes"] = len(train_set.classes)
-        init = common.pop("init", None)
+        arch = with_classes({**arch, "work_size": options["size"]}, len(train_set.classes))
+        init = options.get("init")
+        task_loss = getattr(task_for(kind), "loss_name", None)
         config = TrainConfig(
             kind=kind, arch=arch, device=device, init=str(init or ""),
             command=shlex.join(["oldphoto", *sys.argv[1:]]),
-            **{**common, "data": [str(p) for p in common["data"]], "out": str(common["out"])},
+            out=str(options["output"]),
+            **{key: value for key, value in options.items() if key not in _NOT_CONFIG},
+            data=[str(p) for p in options["data"]],
+            **({"loss": task_loss} if task_loss else {}), **fields,
         )
-        model = model_factory(arch, init) if model_factory else None
-        record = train(config, train_set, val_set, model=model, resume=resume, progress=not quiet)
+        model = None
+        if model_factory is not None:
+            import torch
+
+            torch.manual_seed(options["seed"])  # --seed covers the initial weights too
+            model = model_factory(arch, init)
+        record = train(config, train_set, val_set, model=model, resume=options["resume"],
+                       progress=not options["quiet"])
     except OldphotoError as err:
         typer.echo(f"oldphoto train {kind}: {err}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"{config.out}: {record['val']}")
 
 
-#: Options every trainer passes on to TrainConfig (or to the data loader) under the same name.
-_SHARED = (
-    "data", "epochs", "batch_size", "lr", "alpha", "beta", "l2", "loss", "size", "val_split",
-    "val_limit", "limit", "ema", "device", "seed", "resume", "threads", "cache_dir", "quiet",
-    "init", "min_colourfulness", "max_grey", "oversample", "colour_reward",
-    "reward_cap",
-)
-
-
-def _common(arguments: dict[str, Any], **fixed: Any) -> dict:
-    """The shared training options from a command's own arguments (``locals()``), plus fixed ones.
-
-    Each trainer declares only the options that make sense for it; the rest
-    keep TrainConfig's defaults.
-    """
-    picked = {key: arguments[key] for key in _SHARED if key in arguments}
-    return {**picked, "out": arguments["output"], **fixed}
-
-
-def _cnn_from_init(arch: dict, init: Path | None) -> Any:
+def _cnn_from_init(arch: dict[str, Any], init: Path | None) -> Any:
     """A fresh network, optionally starting from another checkpoint's matching weights."""
     from oldphoto.colour.models.checkpoint import build_model, read_checkpoint
 
@@ -164,77 +232,69 @@ def _cnn_from_init(arch: dict, init: Path | None) -> Any:
     return model
 
 
+def _fresh(arch: dict[str, Any], _init: Path | None) -> Any:
+    """A fresh network, built before the loop seeds torch (as the backbone always was)."""
+    from oldphoto.colour.models.checkpoint import build_model
+
+    return build_model(arch)
+
+
+def _fusion_cnn_arch(variant: str, width: int, size: int, beta: float, prior_dim: int = 0
+                     ) -> dict[str, Any]:
+    """The arch of the paper's fixed-size fusion CNN or the shipped U-Net variant."""
+    prior = {"prior_dim": prior_dim} if prior_dim else {}
+    if variant == "paper":
+        return {"model": "paper-cnn", "classes": None, "size": size, **prior}
+    if variant == "unet":
+        return {"model": "unet", "width": width, "classes": None, **prior, "grey_head": beta > 0}
+    raise typer.BadParameter("--variant must be paper or unet")
+
+
+VariantOpt = Annotated[str, typer.Option(help="paper (fixed 32x32, FC global) or unet.")]
+WidthOpt = Annotated[int, typer.Option(help="Base width of the unet variant.")]
+LossOpt = Annotated[str, typer.Option(help="ab (paper), rgb or psnr.")]
+DepthOpt = Annotated[int, typer.Option(help="CIFAR ResNet depth 6n+2 (8, 14, 20, 56...).")]
+
+
 @hookimpl
 def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) -> None:
-    @train.command("colorize-cnn-paper")
-    def train_cnn(
-        data: DataOpt, output: OutOpt,
-        variant: Annotated[str, typer.Option(help="paper (fixed 32x32, FC global) or unet.")] = "unet",
-        width: Annotated[int, typer.Option(help="Base width of the unet variant.")] = 16,
-        loss: Annotated[str, typer.Option(help="ab (paper), rgb or psnr.")] = "psnr",
-        epochs: EpochsOpt = 10, batch_size: BatchOpt = 64, lr: LrOpt = 2e-3,
-        alpha: AlphaOpt = 0.01, beta: BetaOpt = 0.3, l2: L2Opt = 0.0, size: SizeOpt = 32,
-        val_split: ValOpt = 0.3, val_limit: ValLimitOpt = 2000, limit: LimitOpt = 0,
-        ema: EmaOpt = 0.999, device: DeviceOpt = "cpu", seed: SeedOpt = 0,
-        resume: ResumeOpt = None, threads: ThreadsOpt = 0, cache_dir: CacheOpt = None,
-        init: Annotated[Path | None, typer.Option(help="Start from this checkpoint's weights.")] = None,
-        min_colourfulness: MinColourOpt = 0.0, max_grey: MaxGreyOpt = 0.3,
-        colour_reward: RewardOpt = 0.0, reward_cap: RewardCapOpt = 0.0,
-        quiet: QuietOpt = False,
-    ) -> None:
-        """Train the fusion CNN colouriser (paper variant or the shipped unet default)."""
-        if variant == "paper":
-            arch = {"model": "paper-cnn", "classes": None, "size": size}
-        elif variant == "unet":
-            arch = {"model": "unet", "width": width, "classes": None, "grey_head": beta > 0}
-        else:
-            raise typer.BadParameter("--variant must be paper or unet")
-        common = _common(locals())
-        _run("colorize-cnn", arch, common, _cnn_from_init)
+    """The colour trainers (their benches are in :mod:`oldphoto.bench.commands`)."""
 
-    @train.command("colorize-mlp")
+    @trainer(train, "colorize-cnn-paper")
+    def train_cnn(options: dict[str, Any], variant: VariantOpt = "unet", width: WidthOpt = 16,
+                  loss: LossOpt = "psnr") -> None:
+        """Train the fusion CNN colouriser (paper variant or the shipped unet default)."""
+        arch = _fusion_cnn_arch(variant, width, options["size"], options["beta"])
+        _run("colorize-cnn", arch, options, _cnn_from_init, loss=loss)
+
+    @trainer(train, "colorize-mlp", shared=tuple(k for k in COLOUR if k not in ("alpha", "init")),
+             lr=1e-3)
     def train_mlp(
-        data: DataOpt, output: OutOpt,
+        options: dict[str, Any],
         hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = 512,
         layers: Annotated[int, typer.Option(help="Hidden layers (paper: 1, also tried 2).")] = 1,
         dropout: Annotated[float, typer.Option(help="Dropout after each hidden layer.")] = 0.0,
         loss: Annotated[
             str, typer.Option(help="rgb-direct (paper), rgb or psnr (recombined with L*).")
         ] = "psnr",
-        beta: BetaOpt = 0.3,
-        epochs: EpochsOpt = 10, batch_size: BatchOpt = 64, lr: LrOpt = 1e-3, l2: L2Opt = 0.0,
-        size: SizeOpt = 32, val_split: ValOpt = 0.3, val_limit: ValLimitOpt = 2000,
-        limit: LimitOpt = 0, ema: EmaOpt = 0.999, device: DeviceOpt = "cpu", seed: SeedOpt = 0,
-        resume: ResumeOpt = None, threads: ThreadsOpt = 0, cache_dir: CacheOpt = None,
-        min_colourfulness: MinColourOpt = 0.0, max_grey: MaxGreyOpt = 0.3,
-        colour_reward: RewardOpt = 0.0, reward_cap: RewardCapOpt = 0.0,
-        quiet: QuietOpt = False,
     ) -> None:
         """Train the paper's MLP colouriser (1024 -> hidden -> 3072, sigmoid, BN, Xavier)."""
-        arch = {"model": "mlp", "size": size, "hidden": hidden, "layers": layers,
-                "dropout": dropout, "grey_head": beta > 0}
-        common = _common(locals(), alpha=0.0)
-        _run("colorize-mlp", arch, common)
+        arch = {"model": "mlp", "size": options["size"], "hidden": hidden, "layers": layers,
+                "dropout": dropout, "grey_head": options["beta"] > 0}
+        _run("colorize-mlp", arch, options, alpha=0.0, loss=loss)
 
-    @train.command("colorize-resnet-paper")
+    @trainer(train, "colorize-resnet-paper")
     def train_resnet(
-        data: DataOpt, output: OutOpt,
+        options: dict[str, Any],
         backbone: Annotated[
             str, typer.Option(help="Frozen ResNet: shipped name, oldphoto checkpoint, .th or .pth.")
         ] = "resnet-backbone",
         variant: Annotated[str, typer.Option(help="paper or unet (the colouriser around it).")] = "unet",
-        width: Annotated[int, typer.Option(help="Base width of the unet variant.")] = 16,
-        loss: Annotated[str, typer.Option(help="ab (paper), rgb or psnr.")] = "psnr",
-        epochs: EpochsOpt = 10, batch_size: BatchOpt = 64, lr: LrOpt = 2e-3,
-        alpha: AlphaOpt = 0.01, beta: BetaOpt = 0.3, l2: L2Opt = 0.0, size: SizeOpt = 32,
-        val_split: ValOpt = 0.3, val_limit: ValLimitOpt = 2000, limit: LimitOpt = 0,
-        ema: EmaOpt = 0.999, device: DeviceOpt = "cpu", seed: SeedOpt = 0,
-        resume: ResumeOpt = None, threads: ThreadsOpt = 0, cache_dir: CacheOpt = None,
+        width: WidthOpt = 16,
+        loss: LossOpt = "psnr",
         init: Annotated[
             Path | None, typer.Option(help="Start the CNN part from a colorize-cnn checkpoint.")
         ] = None,
-        min_colourfulness: MinColourOpt = 0.0, max_grey: MaxGreyOpt = 0.3,
-        colour_reward: RewardOpt = 0.0, reward_cap: RewardCapOpt = 0.0,
         prior_dropout: Annotated[
             float,
             typer.Option(
@@ -250,7 +310,6 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
                 "as it is, so the prior can add to its colour but not unlearn it.",
             ),
         ] = False,
-        quiet: QuietOpt = False,
     ) -> None:
         """Train a fusion CNN whose global prior includes a frozen ResNet's features."""
         from oldphoto.colour.models.backbones import load_backbone
@@ -260,72 +319,43 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         except OldphotoError as err:
             typer.echo(f"oldphoto train colorize-resnet: {err}", err=True)
             raise typer.Exit(2) from None
-        prior = int(net.feature_dim)
-        if variant == "paper":
-            cnn = {"model": "paper-cnn", "classes": None, "size": size, "prior_dim": prior}
-        else:
-            cnn = {"model": "unet", "width": width, "classes": None, "prior_dim": prior,
-                   "grey_head": beta > 0}
-        arch = {"model": "resnet-colouriser", "cnn": cnn, "backbone": net.arch, "classes": None}
+        cnn = _fusion_cnn_arch(variant, width, options["size"], options["beta"],
+                               int(net.feature_dim))
+        arch: dict[str, Any] = {"model": "resnet-colouriser", "cnn": cnn, "backbone": net.arch}
         if prior_dropout:
             arch["prior_dropout"] = prior_dropout
         if prior_only:
-            if init is None and resume is None:
+            if init is None and options["resume"] is None:
                 typer.echo("oldphoto train colorize-resnet: --prior-only needs --init "
                            "(a trained colorize-cnn to keep)", err=True)
                 raise typer.Exit(2)
             arch["prior_only"] = True
 
-        def factory(full_arch: dict, init_path: Path | None) -> Any:
+        def factory(full_arch: dict[str, Any], init_path: Path | None) -> Any:
             from oldphoto.colour.models.resnet_colouriser import ResNetColouriser
 
-            full_arch["cnn"]["classes"] = full_arch.pop("classes")
             return ResNetColouriser(
                 _cnn_from_init(full_arch["cnn"], init_path), net,
                 full_arch.get("prior_dropout", 0.0), full_arch.get("prior_only", False),
             )
 
-        common = _common(locals())
-        _run("colorize-resnet", arch, common, factory)
+        _run("colorize-resnet", arch, {**options, "init": init}, factory, loss=loss)
 
-    @train.command("resnet-backbone")
-    def train_backbone(
-        data: DataOpt, output: OutOpt,
-        depth: Annotated[int, typer.Option(help="CIFAR ResNet depth 6n+2 (8, 14, 20, 56...).")] = 20,
-        epochs: EpochsOpt = 8, batch_size: BatchOpt = 128, lr: LrOpt = 3e-3, l2: L2Opt = 5e-5,
-        size: SizeOpt = 32, val_split: ValOpt = 0.1, val_limit: ValLimitOpt = 3000,
-        limit: LimitOpt = 0, ema: EmaOpt = 0.998, device: DeviceOpt = "cpu", seed: SeedOpt = 0,
-        resume: ResumeOpt = None, threads: ThreadsOpt = 0, cache_dir: CacheOpt = None,
-        quiet: QuietOpt = False,
-    ) -> None:
+    @trainer(train, "resnet-backbone", shared=BASE, **CLASSIFIER, epochs=8, val_limit=3000)
+    def train_backbone(options: dict[str, Any], depth: DepthOpt = 20) -> None:
         """Train the grey-input CIFAR ResNet that colorize-resnet uses as its frozen prior."""
         arch = {"model": "resnet", "backbone": {"family": "cifar", "depth": depth, "classes": None}}
+        _run("resnet-backbone", arch, options, _fresh)
 
-        def factory(full_arch: dict, _init: Path | None) -> Any:
-            from oldphoto.colour.models.checkpoint import build_model
-
-            full_arch["backbone"]["classes"] = full_arch.pop("classes")
-            return build_model(full_arch)
-
-        arch["classes"] = None
-        common = _common(locals(), alpha=0.0, beta=0.0, loss="ce")
-        _run("resnet-backbone", arch, common, factory)
-
-    @train.command("bw-detector")
+    @trainer(train, "bw-detector", shared=BASE, **CLASSIFIER, epochs=2, val_limit=0)
     def train_detector(
-        data: DataOpt, output: OutOpt,
+        options: dict[str, Any],
         depth: Annotated[int, typer.Option(help="CIFAR ResNet depth 6n+2.")] = 8,
         oversample: Annotated[int, typer.Option(help="Repeat B&W originals this often.")] = 16,
-        epochs: EpochsOpt = 2, batch_size: BatchOpt = 128, lr: LrOpt = 3e-3, l2: L2Opt = 5e-5,
-        size: SizeOpt = 32, val_split: ValOpt = 0.1, val_limit: ValLimitOpt = 0,
-        limit: LimitOpt = 0, ema: EmaOpt = 0.998, device: DeviceOpt = "cpu", seed: SeedOpt = 0,
-        resume: ResumeOpt = None, threads: ThreadsOpt = 0, cache_dir: CacheOpt = None,
-        quiet: QuietOpt = False,
     ) -> None:
         """Train the detector of black-and-white originals that gates the colourisers.
 
         Labels come from the data themselves (a*b* ~ 0), so any colour set works.
         """
         arch = {"model": "resnet", "backbone": {"family": "cifar", "depth": depth, "classes": 2}}
-        common = _common(locals(), alpha=0.0, beta=0.0, loss="ce")
-        _run("bw-detector", arch, common)
+        _run("bw-detector", arch, options, oversample=oversample)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from oldphoto.codecs import IMAGE_SUFFIXES
 from oldphoto.errors import OldphotoError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+__all__ = ["IMAGE_SUFFIXES", "ImageSet", "load_image_set", "merge", "scan_folder", "split"]
 
 
 @dataclass

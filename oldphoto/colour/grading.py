@@ -3,7 +3,7 @@
 A model trained on an MSE-type loss predicts the conditional mean, which is
 faint wherever it is unsure: the colour is right in kind but timid. Two
 knobs, both calibrated per checkpoint on the validation split (see
-``training.calibrate_output``): a uniform gain (``saturation``) and a
+``calibration.calibrate_output``): a uniform gain (``saturation``) and a
 ``spread`` that widens each photo's colour about its own mean.
 """
 

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from oldphoto.cielab import photo_lightness, photo_rgb
 from oldphoto.colour.grading import widen_spread
-from oldphoto.colour.lab import mean_chroma, photo_lightness, photo_rgb
+from oldphoto.colour.lab import mean_chroma
 from oldphoto.colour.models.checkpoint import load_model, resolve_weights
 
 

@@ -1,4 +1,7 @@
-"""``denoise-lr`` (the paper's regression, made strong) and the classical baselines."""
+"""``denoise-lr`` (the paper's regression, made strong) and the classical baselines.
+
+The work is :func:`oldphoto.denoise.denoise_lr` and :mod:`oldphoto.denoise.classical`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from oldphoto.denoise.detect import detect_noise
+from oldphoto.denoise.functions import denoise_lr, detect_noise, load_lr_model, per_channel
 from oldphoto.errors import OldphotoError
 from oldphoto.filter import Filter, Option
 from oldphoto.frame import NOISE_MASK, Frame
@@ -25,22 +28,6 @@ def frame_mask(frame: Frame) -> np.ndarray:
             f"{frame.name}: noise_mask is {mask.shape[:2]}, the picture {frame.shape}"
         )
     return mask
-
-
-def per_channel(
-    pixels: np.ndarray, mask: np.ndarray | None, clean: Callable[..., np.ndarray]
-) -> np.ndarray:
-    """Apply a grey denoiser to each channel, with its own mask where the mask has channels."""
-    if pixels.ndim == 2:
-        grey_mask = mask if mask is None or mask.ndim == 2 else mask.any(axis=2)
-        return clean(pixels) if mask is None else clean(pixels, grey_mask)
-    channels = []
-    for c in range(pixels.shape[2]):
-        if mask is None:
-            channels.append(clean(pixels[..., c]))
-        else:
-            channels.append(clean(pixels[..., c], mask if mask.ndim == 2 else mask[..., c]))
-    return np.stack(channels, axis=2).astype(np.float32)
 
 
 class DenoiseLRFilter(Filter):
@@ -61,21 +48,12 @@ class DenoiseLRFilter(Filter):
     )
 
     def setup(self) -> None:
-        from oldphoto.denoise.regression import load_denoiser, shipped_weights
-
-        if self.params.window not in (3, 5, 7):
-            raise OldphotoError(f"--window {self.params.window}: expected 3, 5 or 7")
-        path = self.params.weights or shipped_weights(self.params.variant, self.params.window)
-        if not path.exists():
-            raise OldphotoError(
-                f"{path}: no weights for variant {self.params.variant}, window "
-                f"{self.params.window}; make them with `oldphoto train denoise-lr`"
-            )
-        self.model = load_denoiser(path)
+        load_lr_model(self.params.variant, self.params.window, self.params.weights)  # fail early
 
     def process_frame(self, frame: Frame) -> Frame:
         mask = frame_mask(frame)
-        pixels = per_channel(frame.pixels, mask, self.model.denoise)
+        pixels = denoise_lr(frame.pixels, mask, variant=self.params.variant,
+                            window=self.params.window, weights=self.params.weights)
         return frame.replace(pixels=pixels, **{NOISE_MASK: mask})
 
 

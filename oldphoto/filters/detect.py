@@ -1,4 +1,7 @@
-"""``oldphoto detect``: add the ``noise_mask`` plane, or show it as the picture."""
+"""``oldphoto detect``: add the ``noise_mask`` plane, or show it as the picture.
+
+The work is :func:`oldphoto.denoise.detect_noise`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from collections.abc import Callable
 import numpy as np
 
 from oldphoto.aging import to_grey
-from oldphoto.denoise.detect import DEFAULT_THRESHOLD, DetectorSettings, detect_noise
+from oldphoto.denoise.detect import DEFAULT_THRESHOLD
+from oldphoto.denoise.functions import detect_noise
 from oldphoto.filter import Filter, Option
 from oldphoto.frame import NOISE_MASK, Frame
 from oldphoto.hookspecs import hookimpl
@@ -42,16 +46,10 @@ class DetectFilter(Filter):
                "painted red over the photo.", choices=("mask", "overlay")),
     )
 
-    def setup(self) -> None:
-        self.settings = DetectorSettings(
-            threshold=self.params.threshold,
-            extreme_rule=self.params.extreme,
-            auto_threshold=self.params.auto_threshold,
-            specks=self.params.specks,
-        )
-
     def process_frame(self, frame: Frame) -> Frame:
-        mask = detect_noise(frame.pixels, self.settings, per_channel=self.params.channels == "each")
+        p = self.params
+        mask = detect_noise(frame.pixels, threshold=None if p.auto_threshold else p.threshold,
+                            extreme=p.extreme, specks=p.specks, per_channel=p.channels == "each")
         if not self.params.show:
             return frame.replace(**{NOISE_MASK: mask})
         return frame.replace(pixels=render_mask(frame.pixels, mask, self.params.show_as),

@@ -199,8 +199,9 @@ def print_summary(summary: ScoreSummary, per_image: bool) -> None:
         for line in summary_lines(summary, per_image):
             print(line, file=sys.stderr)
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from oldphoto.console import rich_console
 
     detection = summary.pooled_masks() is not None
     table = Table(title="oldphoto score", title_justify="left")
@@ -217,7 +218,7 @@ def print_summary(summary: ScoreSummary, per_image: bool) -> None:
         table.add_row(*_cells(f"mean of {mean['images']}", mean["psnr"], _nan(mean["ssim"]),
                               mean["mse_pct"], summary.pooled_masks(), detection,
                               ", ".join(mean["compared"])), style="bold")
-    console = Console(stderr=True)
+    console = rich_console()
     console.print(table)
     if summary.unscored:
         console.print(lines[-1], markup=False, highlight=False)

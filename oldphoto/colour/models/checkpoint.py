@@ -14,45 +14,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from oldphoto.colour.models.registry import build_model
 from oldphoto.errors import OldphotoError
+
+__all__ = ["FORMAT", "build_model", "load_model", "read_checkpoint", "resolve_weights",
+           "save_checkpoint", "shipped_checkpoints"]
 
 FORMAT = "oldphoto-colour/1"
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 #: The paper-reproduction checkpoints (``bench paper``), kept apart from the product's.
 PAPER_WEIGHTS_DIR = WEIGHTS_DIR / "paper"
-
-
-def build_model(arch: dict[str, Any]) -> nn.Module:
-    """Rebuild an (untrained) network from its recorded ``arch``."""
-    from oldphoto.colour.models.fusion_cnn import PaperFusionCNN, UNetFusionCNN
-    from oldphoto.colour.models.mlp import ColourMLP
-    from oldphoto.colour.models.resnet import build_resnet
-    from oldphoto.colour.models.resnet_colouriser import ResNetColouriser
-
-    model = arch["model"]
-    if model == "mlp":
-        return ColourMLP(
-            arch["size"], arch["hidden"], arch["layers"], arch.get("dropout", 0.0),
-            arch.get("grey_head", False),
-        )
-    if model == "paper-cnn":
-        return PaperFusionCNN(arch["classes"], arch.get("prior_dim", 0), arch["size"])
-    if model == "unet":
-        return UNetFusionCNN(
-            arch["width"], arch["classes"], arch.get("prior_dim", 0), arch.get("grey_head", False)
-        )
-    if model == "resnet-colouriser":
-        return ResNetColouriser(
-            build_model(arch["cnn"]), build_resnet(arch["backbone"]), arch.get("prior_dropout", 0.0),
-            arch.get("prior_only", False),
-        )
-    if model == "resnet":
-        return build_resnet(arch["backbone"])
-    if model == "bin-colouriser":
-        from oldphoto.colour.models.pyramid import build_bin_colouriser
-
-        return build_bin_colouriser(arch)
-    raise OldphotoError(f"unknown model {model!r} in checkpoint")
 
 
 def save_checkpoint(
