@@ -194,6 +194,8 @@ def _tiff_pages(data: bytes, source: str, check: SizeCheck) -> Iterator[Page]:
             pages = [p for i, p in enumerate(tif.pages) if i == 0 or not _is_preview(p)]
         except Exception as err:
             raise InputError(f"{source}: not a readable image ({_reason(err)})") from None
+    if not pages:
+        raise InputError(f"{source}: not a readable image (a TIFF without any image in it)")
     with tif:
         for number, page in enumerate(pages, start=1):
             check(int(page.imagelength), int(page.imagewidth))

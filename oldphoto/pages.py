@@ -27,9 +27,9 @@ class PageFile:
 
     def __init__(self, path: Path, pages: int) -> None:
         handle, self.temp = temp_file(path)
+        os.close(handle)
         self.path = path
-        self.handle = os.fdopen(handle, "wb")
-        self.writer = tiff_writer(self.handle)
+        self.writer = tiff_writer(str(self.temp))
         self.pages = pages
         self.received = 0
 
@@ -44,14 +44,11 @@ class PageFile:
 
     def finish(self) -> None:
         self.writer.close()
-        self.handle.close()
         os.replace(self.temp, self.path)
 
     def discard(self) -> None:
         with contextlib.suppress(Exception):
             self.writer.close()
-        with contextlib.suppress(OSError):
-            self.handle.close()
         self.temp.unlink(missing_ok=True)
 
 

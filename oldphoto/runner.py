@@ -55,8 +55,17 @@ def run_filter(cls: type[Filter], values: dict[str, Any], run: RunOptions) -> in
             raise OldphotoError("no input: give image files or folders (-r), or pipe an image "
                                 "or an oldphoto stream into stdin")
         inputs = [STDIN]
-    if run.max_pixels is not None:
-        codecs.MAX_PIXELS = run.max_pixels
+    limit = codecs.MAX_PIXELS
+    try:
+        if run.max_pixels is not None:
+            codecs.MAX_PIXELS = run.max_pixels
+        return _run_all(cls, values, run, inputs, prefix)
+    finally:
+        codecs.MAX_PIXELS = limit
+
+
+def _run_all(cls: type[Filter], values: dict[str, Any], run: RunOptions, inputs: list[str],
+             prefix: str) -> int:
     items, roots = discover(inputs, run.recursive)
     files = [item.path for item in items if item.path is not None]
     sink = choose_sink(run.output, run.to, run.overwrite, len(items) > 1, files, roots)
@@ -173,12 +182,12 @@ def _run_batch(filt: Filter, batch: list[Frame | Failure], sink: Any, tally: Tal
         frame.meta.setdefault("history", []).append(filt.record)
         try:
             result = sink.write(frame)
+        except (BrokenPipeError, OutputError):
+            raise
         except OldphotoError as err:
             tally.failed += 1
             progress.log(f"{prefix}: {err}")
             continue
-        except (BrokenPipeError, OutputError):
-            raise
         except OSError as err:
             tally.failed += 1
             progress.log(f"{prefix}: {frame.name}: cannot write ({err.strerror or err})")
