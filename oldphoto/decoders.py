@@ -121,8 +121,8 @@ def _wide_png(data: bytes, source: str, check: SizeCheck) -> Page:
 
 def _pillow_page(image: Any, fmt: str) -> Page:
     carried = imagemeta.from_pillow(image, fmt)
+    image.load()  # Pillow applies a TIFF's orientation itself while loading, and drops the tag
     orientation = imagemeta.orientation_of(image)
-    image.load()
     array = pillow_array(image, carried)
     return Page(orient(array, orientation), fmt, carried)
 
@@ -213,13 +213,14 @@ def _is_preview(page: Any) -> bool:
 
 def _tiff_page(data: bytes, page: Any, source: str) -> Page:
     narrow = int(page.bitspersample) <= 8 and int(page.sampleformat) == 1
+    orientation = int(page.tags[274].value) if 274 in page.tags else 1
+    if orientation > 4 and int(page.compression) == 1 and int(page.photometric) in (0, 1, 2):
+        narrow = False  # Pillow's own reader turns uncompressed pages 5-8 wrongly
     if narrow:
         try:
             image = _open(data, source)
             image.seek(page.index)
             return _pillow_page(image, "tiff")
-        except InputError:
-            raise
         except Exception:
             pass  # what Pillow cannot open, tifffile may
     try:
@@ -228,7 +229,6 @@ def _tiff_page(data: bytes, page: Any, source: str) -> Page:
         raise
     except Exception as err:
         raise InputError(f"{source}: not a readable image ({_reason(err)})") from None
-    orientation = int(page.tags[274].value) if 274 in page.tags else 1
     return Page(orient(array, orientation), "tiff", imagemeta.from_tiff_tags(page))
 
 

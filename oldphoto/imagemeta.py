@@ -46,6 +46,8 @@ def _text(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     value = value.strip("\x00").strip()
+    if value.startswith('{"shape":'):
+        return None  # tifffile's own record of the array shape, not a description
     return value or None
 
 
@@ -196,8 +198,7 @@ def tiff_write_args(carried: dict[str, Any], grey: bool) -> dict[str, Any]:
         args["resolution"] = (float(dpi[0]), float(dpi[1]))
         args["resolutionunit"] = "INCH"
     args.setdefault("software", False)
-    if "description" not in args:
-        args["metadata"] = None  # no tifffile JSON in the description
+    args["metadata"] = None  # no tifffile JSON in the description
     if extratags:
         args["extratags"] = extratags
     return args
