@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oldphoto import codecs
+from oldphoto.codecs import format_of
 from oldphoto.console import Progress, say
 from oldphoto.errors import OldphotoError
 from oldphoto.filter import Filter
@@ -70,8 +71,9 @@ def _run_all(cls: type[Filter], values: dict[str, Any], run: RunOptions, inputs:
     files = [item.path for item in items if item.path is not None]
     sink = choose_sink(run.output, run.to, run.overwrite, len(items) > 1, files, roots)
     if isinstance(sink, PathSink):
-        sink.plan([(item.label, item.name) for item in items
-                   if item.path is not None and item.problem is None])
+        sink.plan([(item.label, item.name) for item in items  # a saved stream names its own
+                   if item.path is not None and item.problem is None
+                   and format_of(item.name) != "stream"])
     try:
         with _signals_end_the_run():
             return _run(cls, values, run, items, sink, prefix)
