@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 from oldphoto.frame import Frame
 
 OPTION_TYPES = (int, float, str, bool, Path)
+#: Integer options with these names seed random generators, which take no negative seed.
+SEED_NAMES = {"seed", "random_seed"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class Option:
     def __post_init__(self) -> None:
         if self.type not in OPTION_TYPES:
             raise TypeError(f"option {self.name}: type must be one of {OPTION_TYPES}")
+        if self.name in SEED_NAMES and self.type is int and self.min is None:
+            # numpy and torch refuse negative seeds; refuse them once, at the command line
+            object.__setattr__(self, "min", 0)
 
     @property
     def flag(self) -> str:

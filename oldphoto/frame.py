@@ -22,12 +22,16 @@ class Frame:
     ``pixels`` is float32 in [0, 1], shaped (H, W) for grey or (H, W, 3) for
     colour. ``planes`` carry per-pixel side data (masks, the original), and
     ``meta`` is JSON-able: ``name`` is the path relative to the input root and
-    ``history`` lists every filter applied with its options.
+    ``history`` lists every filter applied with its options; ``carried`` holds
+    what the source file carried (EXIF, ICC profile, DPI, tags), so that it is
+    written back.
     """
 
     pixels: np.ndarray
     planes: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: One-line warnings about this frame's input (reported once, never streamed or copied).
+    notes: list[str] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.pixels = as_pixels(self.pixels)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from oldphoto.codecs import IMAGE_EXTENSIONS, decode_image, read_image
+from oldphoto import codecs
+from oldphoto.codecs import IMAGE_EXTENSIONS, decode_pages, iter_pages
 from oldphoto.errors import InputError, OldphotoError
 from oldphoto.frame import Frame
 from oldphoto.stream import MAGIC, is_stream, read_stream
@@ -22,6 +23,7 @@ class Item:
 
     path: Path | None  # None means stdin
     name: str
+    problem: str | None = None  # why it cannot be read, found before any work
 
     @property
     def label(self) -> str:
@@ -40,7 +42,9 @@ def discover(inputs: list[str], recursive: bool) -> tuple[list[Item], list[Path]
     """Expand arguments into items, and return the folders read (to guard outputs).
 
     A folder needs ``-r``; inside it, image files are found by extension,
-    case-insensitively, and named by their path relative to the folder.
+    case-insensitively, and named by their path relative to the folder. An
+    argument that cannot be read becomes an item with a ``problem``: it costs
+    one line when its turn comes, and the others are still processed.
     """
     items: list[Item] = []
     roots: list[Path] = []
@@ -51,18 +55,20 @@ def discover(inputs: list[str], recursive: bool) -> tuple[list[Item], list[Path]
         path = Path(argument)
         if path.is_dir():
             if not recursive:
-                raise InputError(f"{path}: is a directory (use -r to read folders)")
+                items.append(Item(path, path.name, f"{path}: is a directory (use -r to read folders)"))
+                continue
             roots.append(path)
             found = sorted(
                 p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
             )
             if not found:
-                raise InputError(f"{path}: no image files found (looked for {_extensions()})")
+                items.append(Item(path, path.name,
+                                  f"{path}: no image files found (looked for {_extensions()})"))
             items.extend(Item(p, p.relative_to(path).as_posix()) for p in found)
         elif path.exists():
             items.append(Item(path, path.name))
         else:
-            raise InputError(f"{path}: no such file or folder")
+            items.append(Item(path, path.name, f"{path}: no such file or folder"))
     return items, roots
 
 
@@ -73,6 +79,9 @@ def _extensions() -> str:
 def iter_frames(items: list[Item], stdin: BinaryIO | None = None) -> Iterator[Frame | Failure]:
     """Yield frames in order, or a :class:`Failure` for each input that cannot be read."""
     for item in items:
+        if item.problem is not None:
+            yield Failure(item.label, item.problem)
+            continue
         if item.path is None:
             yield from _from_stdin(stdin if stdin is not None else sys.stdin.buffer)
             continue
@@ -80,10 +89,7 @@ def iter_frames(items: list[Item], stdin: BinaryIO | None = None) -> Iterator[Fr
             with item.path.open("rb") as handle:
                 yield from _from_stream(handle, item.label)
             continue
-        try:
-            yield read_image(item.path, name=item.name)
-        except OldphotoError as err:
-            yield Failure(item.label, str(err))
+        yield from _pages(lambda item=item: iter_pages(item.path, name=item.name), item.label)
 
 
 def _is_stream_file(path: Path) -> bool:
@@ -111,11 +117,20 @@ def _from_stdin(source: BinaryIO) -> Iterator[Frame | Failure]:
     if is_stream(first):
         yield from _from_stream(source, label, first)
         return
+    limit = codecs.max_file_bytes()
+    data = first + source.read(limit + 1 - len(first))
+    if len(data) > limit:
+        yield Failure(label, f"{label}: too large for an image of at most {codecs.MAX_PIXELS} "
+                             "pixels (see --max-pixels)")
+        return
+    fmt = codecs.sniff(data[:64])
+    suffix = {"jpeg": ".jpg", "tiff": ".tif", "gif": ".png"}.get(fmt or "", f".{fmt}")
+    yield from _pages(lambda: decode_pages(data, source=label, name="stdin" + suffix), label)
+
+
+def _pages(pages: Callable[[], Iterator[Frame]], label: str) -> Iterator[Frame | Failure]:
+    """Every page of one input, or one failure line when it (or a later page) cannot be read."""
     try:
-        data = first + source.read()
-        frame = decode_image(data, source=label, name="stdin")
-        frame.meta["name"] = "stdin" + {"jpeg": ".jpg", "tiff": ".tif"}.get(
-            frame.meta["format"], "." + frame.meta["format"])
-        yield frame
-    except InputError as err:
+        yield from pages()
+    except OldphotoError as err:
         yield Failure(label, str(err))

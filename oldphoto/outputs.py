@@ -6,6 +6,9 @@ a terminal, or into its own input tree, stops before it starts.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import os
 import stat
 import sys
@@ -18,16 +21,25 @@ from oldphoto.codecs import (
     encode_image,
     format_of,
     normalise_format,
+    remove_stale_temps,
+    temp_file,
     write_atomically,
 )
 from oldphoto.errors import OldphotoError
 from oldphoto.frame import Frame
+from oldphoto.pages import PageFile, check_writable, page_of
 from oldphoto.stream import StreamWriter
 
 TERMINAL_HINT = (
     "refusing to write image data to a terminal: pipe into another oldphoto command, "
     "redirect to a file (> out.png), or use -o PATH"
 )
+#: Errors of the disk itself: every later write would fail the same way, so the run stops.
+DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+class OutputError(OldphotoError):
+    """The destination as a whole failed (a full disk, stdout gone): the run stops here."""
 
 
 @dataclass
@@ -42,11 +54,16 @@ class Sink:
     def write(self, frame: Frame) -> WriteResult:
         raise NotImplementedError
 
-    def close(self) -> None:
-        """Finish the destination (end a stream)."""
+    def close(self) -> list[str]:
+        """Finish the destination (end a stream); returns warnings worth a line each."""
+        return []
 
     def abort(self) -> None:
         """The run failed: leave no half-written output behind."""
+
+
+def _cannot_write(what: str, err: OSError) -> OutputError:
+    return OutputError(f"{what}: cannot write ({err.strerror or err})")
 
 
 class StreamSink(Sink):
@@ -56,46 +73,77 @@ class StreamSink(Sink):
         self.writer = StreamWriter(out)
 
     def write(self, frame: Frame) -> WriteResult:
-        self.writer.write(frame)
+        try:
+            self.writer.write(frame)
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise _cannot_write("stdout", err) from None
         return WriteResult()
 
-    def close(self) -> None:
-        self.writer.close()
+    def close(self) -> list[str]:
+        try:
+            self.writer.close()
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise _cannot_write("stdout", err) from None
+        return []
 
 
 class StreamFileSink(Sink):
-    """``-o saved.oldphoto`` or ``--to stream``: keep a stream in a file, to pipe on later."""
+    """``-o saved.oldphoto`` or ``--to stream``: keep a stream in a file, to pipe on later.
+
+    It is written under a temporary name unique to this process and renamed
+    at the end, so a failed, killed or concurrent run never leaves a partial
+    stream under the final name.
+    """
 
     def __init__(self, path: Path, overwrite: bool, inputs: set[Path]) -> None:
         if path.resolve() in inputs:
             raise OldphotoError(f"{path}: refusing to overwrite an input")
         if path.exists() and not overwrite:
             raise OldphotoError(f"{path}: exists (use --overwrite)")
+        check_writable(path.parent, f"-o {path}")
         self.path = path
-        self.temp = path.with_name(f".{path.name}.tmp")
+        self.temp: Path | None = None
         self.handle: BinaryIO | None = None
         self.writer: StreamWriter | None = None
 
     def _open(self) -> StreamWriter:
         if self.writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.handle = self.temp.open("wb")
+            remove_stale_temps(self.path.parent if str(self.path.parent) else Path("."))
+            handle, self.temp = temp_file(self.path)
+            self.handle = os.fdopen(handle, "wb")
             self.writer = StreamWriter(self.handle)
         return self.writer
 
     def write(self, frame: Frame) -> WriteResult:
-        self._open().write(frame)
+        try:
+            self._open().write(frame)
+        except OSError as err:
+            self.abort()
+            raise _cannot_write(str(self.path), err) from None
         return WriteResult(written=self.path)
 
-    def close(self) -> None:
-        self._open().close()
-        assert self.handle is not None
-        self.handle.close()
-        os.replace(self.temp, self.path)
+    def close(self) -> list[str]:
+        try:
+            self._open().close()
+            assert self.handle is not None and self.temp is not None
+            self.handle.close()
+            os.replace(self.temp, self.path)
+        except OSError as err:
+            self.abort()
+            raise _cannot_write(str(self.path), err) from None
+        self.handle = None
+        return []
 
     def abort(self) -> None:
         if self.handle is not None:
-            self.handle.close()
+            with contextlib.suppress(OSError):
+                self.handle.close()
+            self.handle = None
+        if self.temp is not None:
             self.temp.unlink(missing_ok=True)
 
 
@@ -112,14 +160,24 @@ class StdoutFileSink(Sink):
             raise OldphotoError(
                 f"{frame.name}: stdout is one image file but the input has several; use -o FOLDER"
             )
-        self.out.write(encode_image(frame, self.fmt))
-        self.out.flush()
+        data = encode_image(frame, self.fmt)
+        try:
+            self.out.write(data)
+            self.out.flush()
+        except OSError as err:
+            raise _cannot_write("stdout", err) from None
         self.count += 1
         return WriteResult()
 
 
 class PathSink(Sink):
-    """``-o PATH``: one file, or a folder that mirrors the input tree."""
+    """``-o PATH``: one file, or a folder that mirrors the input tree.
+
+    Pages of a multi-page file go into one multi-page TIFF when the output is
+    TIFF, and into numbered files (``scan-2.png``) otherwise. Two frames of one
+    run never land on the same path: that is refused (before any work, when
+    the inputs show it; at write time otherwise).
+    """
 
     def __init__(self, target: Path, as_folder: bool, to: str | None, overwrite: bool,
                  inputs: set[Path]) -> None:
@@ -128,32 +186,105 @@ class PathSink(Sink):
         self.to = to
         self.overwrite = overwrite
         self.inputs = inputs
-        self.count = 0
+        self.source: str | None = None  # the one input of a single-file target
+        self.claimed: dict[Path, str] = {}
+        self.open_pages: dict[Path, PageFile] = {}
+        self.skipping: set[Path] = set()
+        self.cleaned: set[Path] = set()
 
     def destination(self, frame: Frame) -> tuple[Path, str]:
+        page = page_of(frame)
+        name = page[0] if page else frame.name
+        path, fmt = self.destination_of(name, frame.meta.get("format"))
+        if page and fmt != "tiff":
+            path = path.with_name(f"{path.stem}-{page[1]}{path.suffix}")
+        return path, fmt
+
+    def destination_of(self, name: str, source_format: str | None = None) -> tuple[Path, str]:
+        """Where a frame named ``name`` (its path relative to the input root) is written."""
         if self.as_folder:
-            relative = Path(frame.name)
-            if relative.is_absolute() or ".." in relative.parts:
-                raise OldphotoError(f"{frame.name}: unsafe output name")
-            fmt = self.to or format_of(frame.name) or frame.meta.get("format") or "png"
-            path = self.target / relative.with_suffix(_suffix(relative, fmt))
-            return path, fmt
-        fmt = self.to or format_of(self.target.name) or "png"
-        return self.target, fmt
+            relative = Path(name)
+            if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+                raise OldphotoError(f"{name}: unsafe output name")
+            fmt = self.to or format_of(name) or source_format or "png"
+            if fmt == "stream":
+                fmt = "png"
+            return self.target / relative.with_suffix(_suffix(relative, fmt)), fmt
+        return self.target, self.to or format_of(self.target.name) or "png"
+
+    def plan(self, names: list[tuple[str, str]]) -> None:
+        """Refuse, before any work, two inputs (label, name) that would be written to one path."""
+        seen: dict[Path, str] = {}
+        for label, name in names:
+            try:
+                path, _ = self.destination_of(name)
+            except OldphotoError:
+                continue  # reported when its turn comes
+            key = Path(os.path.normcase(path.resolve()))
+            if key in seen:
+                raise OldphotoError(f"{seen[key]} and {label} would both be written to {path}; "
+                                    "rename one, or run them into separate -o folders")
+            seen[key] = label
 
     def write(self, frame: Frame) -> WriteResult:
-        if not self.as_folder and self.count:
+        page = page_of(frame)
+        source = page[0] if page else frame.name
+        if not self.as_folder and self.source not in (None, source):
             raise OldphotoError(f"{frame.name}: -o {self.target} is one file but the input "
                                 "has several images; give a folder (-o DIR/)")
+        self.source = source
         path, fmt = self.destination(frame)
         if path.resolve() in self.inputs:
             raise OldphotoError(f"{path}: refusing to overwrite an input")
-        if path.exists() and not self.overwrite:
-            self.count += 1
+        if path in self.skipping:
             return WriteResult(skipped=f"{path} exists (use --overwrite)")
-        write_atomically(path, encode_image(frame, fmt))
-        self.count += 1
+        multipage = page is not None and fmt == "tiff"
+        owner = self.claimed.get(path)
+        if owner is not None and not (multipage and owner == source):
+            raise OldphotoError(f"{frame.name}: would overwrite {path}, written from {owner} "
+                                "earlier in this run; not written")
+        if owner is None and path.exists() and not self.overwrite:
+            self.skipping.add(path)
+            return WriteResult(skipped=f"{path} exists (use --overwrite)")
+        self.claimed[path] = source
+        self._clean(path.parent)
+        try:
+            if multipage:
+                assert page is not None
+                pages = self.open_pages.get(path) or PageFile(path, page[2])
+                self.open_pages[path] = pages
+                if pages.add(frame):
+                    del self.open_pages[path]
+            else:
+                write_atomically(path, encode_image(frame, fmt))
+        except OSError as err:
+            if err.errno in DISK_ERRORS:
+                raise _cannot_write(str(path), err) from None
+            raise
         return WriteResult(written=path)
+
+    def _clean(self, folder: Path) -> None:
+        if folder not in self.cleaned:
+            self.cleaned.add(folder)
+            remove_stale_temps(folder)
+
+    def close(self) -> list[str]:
+        notes = []
+        for path, pages in list(self.open_pages.items()):
+            try:
+                pages.finish()
+            except OSError as err:
+                pages.discard()
+                raise _cannot_write(str(path), err) from None
+            notes.append(f"{path}: only {pages.received} of {pages.pages} pages reached the "
+                         "output (see the errors above); written with those")
+        self.open_pages.clear()
+        return notes
+
+    def abort(self) -> None:
+        for pages in self.open_pages.values():
+            pages.discard()
+        self.open_pages.clear()
 
 
 def _suffix(relative: Path, fmt: str) -> str:
@@ -184,6 +315,7 @@ def choose_sink(output: str | None, to: str | None, overwrite: bool, many: bool,
             root = root.resolve()
             if resolved == root or root in resolved.parents:
                 raise OldphotoError(f"-o {target}: output folder is inside the input folder {root}")
+        check_writable(target if as_folder else target.parent, f"-o {target}")
         return PathSink(target, as_folder, fmt, overwrite, inputs)
     out = stdout if stdout is not None else sys.stdout.buffer
     fileno = _fileno(out)
@@ -191,9 +323,20 @@ def choose_sink(output: str | None, to: str | None, overwrite: bool, many: bool,
         raise OldphotoError(TERMINAL_HINT)
     mode = os.fstat(fileno).st_mode if fileno is not None else 0
     if fileno is not None and stat.S_ISREG(mode):
+        _refuse_appending(fileno)
         fmt = fmt or _stdout_format(fileno)
         return StreamSink(out) if fmt == "stream" else StdoutFileSink(out, fmt)
     return StreamSink(out)
+
+
+def _refuse_appending(fileno: int) -> None:
+    """``>> existing.png`` would glue a second image onto the first: refuse it."""
+    if os.fstat(fileno).st_size == 0:
+        return
+    appending = bool(fcntl.fcntl(fileno, fcntl.F_GETFL) & os.O_APPEND)
+    how = "opened for appending (>>)" if appending else "not empty"
+    raise OldphotoError(f"stdout is a file that is {how}; an image would be glued onto "
+                            "what it holds: use > (or -o PATH)")
 
 
 def _fileno(out: BinaryIO) -> int | None:

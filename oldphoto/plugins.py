@@ -11,12 +11,16 @@ import sys
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
 import pluggy
 
 from oldphoto import hookspecs
 from oldphoto.filter import Filter
 from oldphoto.runner import RunOptions
+
+if TYPE_CHECKING:
+    import typer
 
 GROUP = "oldphoto"
 BUILTIN_DIST = "oldphoto"
@@ -48,14 +52,21 @@ def plugin_manager() -> pluggy.PluginManager:
             module = entry.load()
             manager.register(module, name=f"{dist}:{entry.name}")
         except Exception as err:  # a plugin's bug must not take the tool down
-            reason = str(err).splitlines()[0] if str(err) else ""
-            print(f"oldphoto: plugin '{entry.name}' ({dist}) failed to load: "
-                  f"{type(err).__name__}: {reason}", file=sys.stderr)
+            _complain(f"plugin '{entry.name}' ({dist}) failed to load: "
+                      f"{type(err).__name__}: {_first_line(err)}")
     return manager
 
 
 def _entry_points() -> list[EntryPoint]:
-    return sorted(entry_points(group=GROUP), key=lambda e: (_dist_name(e) != BUILTIN_DIST, e.name))
+    """Built-ins first, then plugins by distribution and entry name: the same order every run."""
+    return sorted(entry_points(group=GROUP),
+                  key=lambda e: (_dist_name(e) != BUILTIN_DIST, _dist_name(e), e.name, e.value))
+
+
+def ordered_plugins() -> list[tuple[str, object]]:
+    """(name, module) in loading order (pluggy's own ``get_plugins`` is a set)."""
+    return [(name, plugin) for name, plugin in plugin_manager().list_name_plugin()
+            if plugin is not None]
 
 
 def _dist_name(entry: EntryPoint) -> str:
@@ -77,11 +88,9 @@ def _origin(plugin_name: str) -> str:
 
 @lru_cache(maxsize=1)
 def registered_filters() -> dict[str, FilterInfo]:
-    """Every filter by name. A later duplicate name is reported and ignored."""
-    manager = plugin_manager()
+    """Every filter by name. Built-ins come first, so a plugin can never take their names."""
     found: dict[str, FilterInfo] = {}
-    for plugin in manager.get_plugins():
-        name = manager.get_name(plugin) or "unknown"
+    for name, plugin in ordered_plugins():
         impl = getattr(plugin, "register_filters", None)
         if impl is None:
             continue
@@ -92,19 +101,65 @@ def registered_filters() -> dict[str, FilterInfo]:
         try:
             impl(register=register)
         except Exception as err:
-            print(f"oldphoto: plugin '{name}' failed to register filters: "
-                  f"{type(err).__name__}: {err}", file=sys.stderr)
+            _complain(f"plugin '{name}' failed to register filters: {type(err).__name__}: "
+                      f"{_first_line(err)}")
     return found
+
+
+def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) -> None:
+    """Let each plugin add commands, in loading order; one that raises, or that reuses a
+    command name already taken, costs one line and changes nothing."""
+    groups = (cli, train, bench)
+    for name, plugin in ordered_plugins():
+        impl = getattr(plugin, "register_commands", None)
+        if impl is None:
+            continue
+        before = [(list(g.registered_commands), list(g.registered_groups)) for g in groups]
+        try:
+            impl(cli=cli, train=train, bench=bench)
+        except Exception as err:
+            for group, (commands, subgroups) in zip(groups, before, strict=True):
+                group.registered_commands[:] = commands
+                group.registered_groups[:] = subgroups
+            _complain(f"plugin '{name}' failed to register commands: {type(err).__name__}: "
+                      f"{_first_line(err)}")
+            continue
+        for group, (commands, _) in zip(groups, before, strict=True):
+            taken = {_command_name(c) for c in commands}
+            if group is cli:
+                taken |= set(registered_filters()) | {"filters", "train", "bench"}
+            for command in group.registered_commands[len(commands):]:
+                if _command_name(command) in taken:
+                    group.registered_commands.remove(command)
+                    _complain(f"plugin '{name}': command '{_command_name(command)}' is already "
+                              "taken; ignored")
+
+
+def _command_name(command: object) -> str:
+    explicit = getattr(command, "name", None)
+    if explicit:
+        return str(explicit)
+    callback = getattr(command, "callback", None)
+    return getattr(callback, "__name__", "").replace("_", "-")
+
+
+def _complain(message: str) -> None:
+    print(f"oldphoto: {message}", file=sys.stderr)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else ""
 
 
 def _add_filter(found: dict[str, FilterInfo], cls: type[Filter], plugin_name: str) -> None:
     problem = _filter_problem(cls)
     if problem:
-        print(f"oldphoto: plugin '{plugin_name}': {problem}; ignored", file=sys.stderr)
+        _complain(f"plugin '{plugin_name}': {problem}; ignored")
         return
     if cls.name in found:
-        print(f"oldphoto: plugin '{plugin_name}': filter '{cls.name}' already registered by "
-              f"{found[cls.name].origin}; ignored", file=sys.stderr)
+        _complain(f"plugin '{plugin_name}': filter '{cls.name}' is already registered by "
+                  f"{found[cls.name].origin}; refused")
         return
     found[cls.name] = FilterInfo(cls, _origin(plugin_name), cls.__module__)
 

@@ -8,17 +8,22 @@ and the run goes on; the exit status says whether anything failed.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from oldphoto import codecs
+from oldphoto.codecs import format_of
 from oldphoto.console import Progress, say
 from oldphoto.errors import OldphotoError
 from oldphoto.filter import Filter
 from oldphoto.frame import Frame
 from oldphoto.inputs import STDIN, Failure, discover, iter_frames
-from oldphoto.outputs import choose_sink
+from oldphoto.outputs import OutputError, PathSink, StreamFileSink, choose_sink
 
 
 @dataclass
@@ -32,6 +37,7 @@ class RunOptions:
     device: str = "cpu"
     overwrite: bool = False
     quiet: bool = False
+    max_pixels: int | None = None
 
 
 @dataclass
@@ -50,14 +56,59 @@ def run_filter(cls: type[Filter], values: dict[str, Any], run: RunOptions) -> in
             raise OldphotoError("no input: give image files or folders (-r), or pipe an image "
                                 "or an oldphoto stream into stdin")
         inputs = [STDIN]
+    limit = codecs.MAX_PIXELS
+    try:
+        if run.max_pixels is not None:
+            codecs.MAX_PIXELS = run.max_pixels
+        return _run_all(cls, values, run, inputs, prefix)
+    finally:
+        codecs.MAX_PIXELS = limit
+
+
+def _run_all(cls: type[Filter], values: dict[str, Any], run: RunOptions, inputs: list[str],
+             prefix: str) -> int:
     items, roots = discover(inputs, run.recursive)
     files = [item.path for item in items if item.path is not None]
     sink = choose_sink(run.output, run.to, run.overwrite, len(items) > 1, files, roots)
+    if isinstance(sink, PathSink):
+        sink.plan([(item.label, item.name) for item in items  # a saved stream names its own
+                   if item.path is not None and item.problem is None
+                   and format_of(item.name) != "stream"])
     try:
-        return _run(cls, values, run, items, sink, prefix)
-    except BaseException:
+        with _signals_end_the_run():
+            return _run(cls, values, run, items, sink, prefix)
+    except BaseException as err:
         sink.abort()
+        if isinstance(err, OutputError) and not isinstance(sink, PathSink | StreamFileSink):
+            _silence_stdout()  # stdout failed: let Python exit without a second complaint
         raise
+
+
+@contextmanager
+def _signals_end_the_run() -> Iterator[None]:
+    """SIGTERM and SIGHUP unwind like Ctrl-C, so temporary files are removed on the way out."""
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _origin(cls: type[Filter]) -> str:
+    """Who provides a filter, for error lines that must name the plugin."""
+    from oldphoto.plugins import registered_filters
+
+    info = registered_filters().get(cls.name)
+    if info is not None and info.cls is cls:
+        return "built-in" if info.origin == "built-in" else f"plugin {info.origin}"
+    return f"module {cls.__module__}"
 
 
 def _run(cls: type[Filter], values: dict[str, Any], run: RunOptions, items: list,
@@ -66,7 +117,15 @@ def _run(cls: type[Filter], values: dict[str, Any], run: RunOptions, items: list
         filt = cls(device=run.device, **values)
     except ValueError as err:
         raise OldphotoError(str(err)) from None
-    filt.setup()
+    try:
+        filt.setup()
+    except OldphotoError:
+        raise
+    except Exception as err:
+        if os.environ.get("OLDPHOTO_DEBUG"):
+            raise
+        raise OldphotoError(f"filter {cls.name} ({_origin(cls)}) failed to set up: "
+                            f"{type(err).__name__}: {_first_line(err)}") from None
     tally = Tally()
     total = None if any(item.path is None for item in items) else len(items)
     with Progress(cls.name, total, enabled=not run.quiet) as progress:
@@ -74,7 +133,8 @@ def _run(cls: type[Filter], values: dict[str, Any], run: RunOptions, items: list
             for batch in _batches(iter_frames(items), max(1, cls.batch_size)):
                 _run_batch(filt, batch, sink, tally, progress, prefix)
                 progress.advance(len(batch))
-            sink.close()
+            for note in sink.close():
+                progress.log(f"{prefix}: {note}")
         except BrokenPipeError:
             _silence_stdout()
             return 0 if not tally.failed else 1
@@ -97,6 +157,8 @@ def _run_batch(filt: Filter, batch: list[Frame | Failure], sink: Any, tally: Tal
             progress.log(f"{prefix}: {entry.message}")
         else:
             frames.append(entry)
+            for note in entry.notes:
+                progress.log(f"{prefix}: {note}")
     if not frames:
         return
     try:
@@ -104,21 +166,30 @@ def _run_batch(filt: Filter, batch: list[Frame | Failure], sink: Any, tally: Tal
     except OldphotoError as err:
         _fail_all(frames, str(err), tally, progress, prefix)
         return
+    except MemoryError:
+        _fail_all(frames, "out of memory: lower --max-pixels, or use a smaller working size "
+                          "(or batch)", tally, progress, prefix)
+        return
     except Exception as err:  # a filter bug: report it per frame and keep going
         if os.environ.get("OLDPHOTO_DEBUG"):
             raise
-        _fail_all(frames, f"{type(err).__name__}: {err}", tally, progress, prefix)
+        _fail_all(frames, f"{type(err).__name__}: {_first_line(err)}", tally, progress, prefix)
+        return
+    problem = _bad_results(results, len(frames))
+    if problem:
+        _fail_all(frames, f"filter {filt.name} ({_origin(type(filt))}) {problem}", tally,
+                  progress, prefix)
         return
     for frame in results:
         frame.meta.setdefault("history", []).append(filt.record)
         try:
             result = sink.write(frame)
+        except (BrokenPipeError, OutputError):
+            raise
         except OldphotoError as err:
             tally.failed += 1
             progress.log(f"{prefix}: {err}")
             continue
-        except BrokenPipeError:
-            raise
         except OSError as err:
             tally.failed += 1
             progress.log(f"{prefix}: {frame.name}: cannot write ({err.strerror or err})")
@@ -134,6 +205,23 @@ def _run_batch(filt: Filter, batch: list[Frame | Failure], sink: Any, tally: Tal
             progress.log(f"{prefix}: skipped {result.skipped}")
         else:
             tally.done += 1
+
+
+def _bad_results(results: object, expected: int) -> str | None:
+    """What is wrong with what a filter returned, if anything (plugins may return anything)."""
+    if not isinstance(results, list | tuple):
+        return f"returned {type(results).__name__}, not a list of frames"
+    for result in results:
+        if not isinstance(result, Frame):
+            return f"returned {type(result).__name__}, not a Frame"
+    if len(results) != expected:
+        return f"returned {len(results)} frames for {expected}"
+    return None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else ""
 
 
 def _fail_all(frames: list[Frame], reason: str, tally: Tally, progress: Progress,

@@ -26,6 +26,9 @@ _PREFIX = struct.Struct("<8sB1sI")  # magic, version, kind, header length
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 MAX_ARRAY_BYTES = 16 * 1024**3
 ALLOWED_DTYPES = {"float32", "float64", "uint8", "uint16", "bool", "int32", "int64"}
+MAX_SIDE = 1 << 20  # no array dimension is longer than a million samples
+MAX_DEPTH = 64  # JSON nesting in a header
+CHUNK = 1 << 22  # arrays are read 4 MB at a time
 
 
 def is_stream(first_bytes: bytes) -> bool:
@@ -94,41 +97,84 @@ def read_stream(source: BinaryIO, label: str, first: bytes = b"") -> Iterator[Fr
 def _parse_header(raw: bytes, label: str, index: int) -> dict:
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise InputError(f"{label}: corrupted stream header at frame {index + 1}") from None
-    if not isinstance(header, dict):
+    if not isinstance(header, dict) or _depth(header) > MAX_DEPTH:
         raise InputError(f"{label}: corrupted stream header at frame {index + 1}")
     return header
 
 
+def _depth(value: object) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _specs(header: dict) -> tuple[list[tuple[str, np.dtype, tuple[int, ...], int]], dict]:
+    """Array specs (name, dtype, shape, bytes) and meta, every type and size checked."""
+    arrays, meta = header.get("arrays"), header.get("meta")
+    if not isinstance(arrays, list) or not isinstance(meta, dict) or len(arrays) > 64:
+        raise ValueError
+    if not isinstance(meta.get("name", ""), str) or not isinstance(meta.get("history", []), list):
+        raise ValueError
+    specs = []
+    for spec in arrays:
+        if not isinstance(spec, dict):
+            raise ValueError
+        name, dtype, shape = spec.get("name"), spec.get("dtype"), spec.get("shape")
+        if not isinstance(name, str) or dtype not in ALLOWED_DTYPES or not isinstance(shape, list):
+            raise ValueError
+        if len(shape) > 4 or not all(type(n) is int and 0 <= n <= MAX_SIDE for n in shape):
+            raise ValueError
+        nbytes = np.dtype(dtype).itemsize
+        for n in shape:  # Python integers: no overflow, and bounded at every step
+            nbytes *= n
+            if nbytes > MAX_ARRAY_BYTES:
+                raise OverflowError(tuple(shape))
+        specs.append((name, np.dtype(dtype), tuple(shape), nbytes))
+    return specs, meta
+
+
 def _read_frame(reader: _Reader, header: dict, label: str, index: int) -> Frame:
     try:
-        specs = [(a["name"], np.dtype(a["dtype"]), tuple(int(n) for n in a["shape"]))
-                 for a in header["arrays"]]
-        meta = dict(header["meta"])
-        if any(str(dt) not in ALLOWED_DTYPES or any(n < 0 for n in shape)
-               for _, dt, shape in specs):
-            raise ValueError
+        specs, meta = _specs(header)
+    except OverflowError as err:
+        raise InputError(f"{label}: frame {index} declares an absurdly large array "
+                         f"{list(err.args[0])}") from None
     except (KeyError, TypeError, ValueError):
         raise InputError(f"{label}: corrupted stream header at frame {index}") from None
     arrays = {}
-    for name, dtype, shape in specs:
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if nbytes > MAX_ARRAY_BYTES:
-            raise InputError(f"{label}: frame {index} declares an absurdly large array {shape}")
+    for name, dtype, shape, nbytes in specs:
         buffer = reader.read(nbytes, f"frame {index} data")
         arrays[name] = np.frombuffer(buffer, dtype=dtype).reshape(shape)
     if "pixels" not in arrays:
         raise InputError(f"{label}: corrupted stream header at frame {index} (no pixels)")
     planes = {k.split(":", 1)[1]: v for k, v in arrays.items() if k.startswith("plane:")}
     try:
-        return Frame(arrays["pixels"], planes, meta)
+        frame = Frame(arrays["pixels"], planes, dict(meta))
     except ValueError as err:
         raise InputError(f"{label}: frame {index}: {err}") from None
+    bad = ~np.isfinite(frame.pixels)
+    if bad.any():
+        frame.pixels = np.clip(np.nan_to_num(frame.pixels, nan=0.0, posinf=1.0, neginf=0.0), 0, 1)
+        frame.notes.append(f"{label}: frame {index} ({frame.name}): warning: {int(bad.sum())} "
+                           "pixel value(s) were not numbers (NaN or infinity); set to 0 (1 for "
+                           "+infinity)")
+    return frame
 
 
 class _Reader:
-    """Exact-size reads that turn a short read into a one-line truncation error."""
+    """Exact-size reads that turn a short read into a one-line truncation error.
+
+    Memory grows with what really arrives, never with what a header declares.
+    """
 
     def __init__(self, source: BinaryIO, first: bytes, label: str) -> None:
         self.source = source
@@ -136,18 +182,15 @@ class _Reader:
         self.label = label
 
     def read(self, size: int, what: str, allow_eof: bool = False) -> bytes | None:
-        buffer = bytearray(size)
-        view = memoryview(buffer)
-        filled = min(size, len(self.pending))
-        view[:filled] = self.pending[:filled]
-        self.pending = self.pending[filled:]
-        while filled < size:
-            got = self.source.readinto(view[filled:])
-            if not got:
+        buffer = bytearray(self.pending[:size])
+        self.pending = self.pending[len(buffer):]
+        while len(buffer) < size:
+            chunk = self.source.read(min(CHUNK, size - len(buffer)))
+            if not chunk:
                 break
-            filled += got
-        if filled == 0 and allow_eof and size:
+            buffer += chunk
+        if not buffer and allow_eof and size:
             return None
-        if filled < size:
+        if len(buffer) < size:
             raise InputError(f"{self.label}: truncated stream ({what} is incomplete)")
         return buffer

@@ -190,3 +190,163 @@ def test_outputs_get_the_usual_file_mode(photo: Path, tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# --- Every result lands once, or is refused loudly ---
+
+def _invoke(*args: str, stdin: bytes = b""):
+    from test_bad_input import invoke
+
+    return invoke(*args, stdin=stdin)
+
+
+def test_two_inputs_with_one_output_name_are_refused_before_work(tmp_path: Path,
+                                                                 photo: Path) -> None:
+    for folder in ("d1", "d2"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.png").write_bytes(photo.read_bytes())
+    out = tmp_path / "out"
+    result = _invoke("gray", str(tmp_path / "d1" / "a.png"), str(tmp_path / "d2" / "a.png"),
+                     "-o", f"{out}/")
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
+    assert "would both be written" in result.stderr
+    assert not out.exists()
+    iio.imwrite(tmp_path / "x.jpg", iio.imread(photo))
+    (tmp_path / "x.png").write_bytes(photo.read_bytes())
+    result = _invoke("gray", str(tmp_path / "x.png"), str(tmp_path / "x.jpg"), "--to", "png",
+                     "-o", f"{out}/")
+    assert result.exit_code == 2 and "x.png" in result.stderr and not out.exists()
+
+
+def test_frames_of_a_stream_with_one_name_are_not_overwritten(tmp_path: Path, photo: Path) -> None:
+    for name in ("one", "two"):
+        assert _invoke("convert", str(photo), "-o", str(tmp_path / f"{name}.oldphoto")).exit_code == 0
+    result = _invoke("gray", str(tmp_path / "one.oldphoto"), str(tmp_path / "two.oldphoto"),
+                     "-o", f"{tmp_path}/out/")
+    assert result.exit_code == 1 and "written from" in result.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["photo.png"]
+
+
+def test_appending_to_an_image_is_refused(photo: Path, tmp_path: Path) -> None:
+    target = tmp_path / "existing.png"
+    target.write_bytes(photo.read_bytes())
+    with target.open("ab") as handle:
+        result = run_cli("convert", str(photo), stdout=handle)
+    assert result.returncode == 2 and b">>" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert target.read_bytes() == photo.read_bytes()
+
+
+def test_stdout_on_a_full_disk_is_one_line(photo: Path) -> None:
+    with open("/dev/full", "wb") as full:
+        result = run_cli("convert", str(photo), stdout=full)
+    assert result.returncode == 2
+    assert result.stderr.decode().strip().splitlines() == [
+        "oldphoto convert: stdout: cannot write (No space left on device)"]
+
+
+def _disk_full(*_args: object, **_kwargs: object) -> None:
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_stops_the_run_in_one_line(photo: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import oldphoto.outputs
+
+    monkeypatch.setattr(oldphoto.outputs, "write_atomically", _disk_full)
+    other = tmp_path / "other.png"
+    other.write_bytes(photo.read_bytes())
+    result = _invoke("convert", str(photo), str(other), "-o", f"{tmp_path}/out/")
+    assert result.exit_code == 2 and "No space left" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_failing_stream_file_leaves_nothing(photo: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import oldphoto.outputs
+
+    monkeypatch.setattr(oldphoto.outputs.StreamWriter, "close", _disk_full)
+    result = _invoke("convert", str(photo), "-o", str(tmp_path / "run.oldphoto"))
+    assert result.exit_code == 2 and "No space left" in result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["photo.png"]  # no stream, no temporary file
+
+
+def test_read_only_output_folder_is_one_line(photo: Path, tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        for target in (f"{locked}/out/", str(locked / "run.oldphoto")):
+            result = _invoke("convert", str(photo), str(photo), "-o", target)
+            assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
+    finally:
+        locked.chmod(0o755)
+
+
+def test_stale_temporary_files_of_a_killed_run_are_removed(photo: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    out = tmp_path / "out"
+    out.mkdir()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = out / f".photo.png.oldphoto-{gone.pid}-abc123.tmp"
+    stale.write_bytes(b"half a picture")
+    mine = out / f".photo.png.oldphoto-{os.getpid()}-abc123.tmp"  # a live run's: kept
+    mine.write_bytes(b"still writing")
+    result = _invoke("convert", str(photo), "-o", f"{out}/")
+    assert result.exit_code == 0
+    assert not stale.exists() and mine.exists()
+    assert (out / "photo.png").is_file()
+
+
+def test_sigterm_removes_temporary_files(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "src"
+    src.mkdir()
+    iio.imwrite(src / "p00.png", np.random.default_rng(0).integers(0, 256, (600, 800, 3), np.uint8))
+    for i in range(1, 30):
+        os.link(src / "p00.png", src / f"p{i:02}.png")
+    out = tmp_path / "run.oldphoto"
+    env = {**os.environ, "OLDPHOTO_LOAD_PLUGINS": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "oldphoto", "convert", str(src), "-r", "-q",
+                             "-o", str(out)], stderr=subprocess.PIPE, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(tmp_path.glob(".run.oldphoto.*.tmp")):
+        time.sleep(0.05)
+    assert any(tmp_path.glob(".run.oldphoto.*.tmp")), "the run started writing"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert b"Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_two_processes_on_one_output_both_finish_whole(photo: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from oldphoto.stream import read_stream
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(6):
+        (src / f"p{i}.png").write_bytes(photo.read_bytes())
+    out = tmp_path / "run.oldphoto"
+    env = {**os.environ, "OLDPHOTO_LOAD_PLUGINS": ""}
+    command = [sys.executable, "-m", "oldphoto", "age", str(src), "-r", "-q", "--seed", "1",
+               "--overwrite", "-o", str(out)]
+    runs = [subprocess.Popen(command, stderr=subprocess.PIPE, env=env) for _ in range(2)]
+    results = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
+    assert [code for code, _ in results] == [0, 0], results
+    with out.open("rb") as handle:
+        assert len(list(read_stream(handle, str(out)))) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png", "run.oldphoto", "src"]

@@ -102,3 +102,129 @@ def test_example_plugin_installs_and_works_in_a_pipe(sharpen_site: Path, photo: 
     # sharpening adds high-frequency energy: the Laplacian grows
     lap = lambda a: np.abs(np.diff(a, 2, axis=0)).mean() + np.abs(np.diff(a, 2, axis=1)).mean()  # noqa: E731
     assert lap(sharp) > 1.2 * lap(soft)
+
+
+# --- Plugins cannot break or hijack the tool (in-process, with fake distributions) ---
+
+HIJACK = '''
+from oldphoto.filter import Filter
+from oldphoto.hookspecs import hookimpl
+
+class Fake(Filter):
+    name = "{name}"
+    summary = "{summary}"
+
+    def process_frame(self, frame):
+        return frame
+
+@hookimpl
+def register_filters(register):
+    register(Fake)
+'''
+
+BROKEN_HOOKS = '''
+from oldphoto.filter import Filter
+from oldphoto.hookspecs import hookimpl
+
+class Explodes(Filter):
+    name = "explode"
+    summary = "Fails to set up."
+
+    def setup(self):
+        raise RuntimeError("no weights here")
+
+class Liar(Filter):
+    name = "liar"
+    summary = "Returns something that is not a frame."
+
+    def process_frame(self, frame):
+        return frame.pixels
+
+@hookimpl
+def register_filters(register):
+    register(Explodes)
+    register(Liar)
+
+@hookimpl
+def register_commands(cli, train, bench):
+    @cli.command("harmless")
+    def harmless():
+        pass
+    raise RuntimeError("commands went wrong")
+'''
+
+SQUATTER = '''
+from oldphoto.hookspecs import hookimpl
+
+@hookimpl
+def register_commands(cli, train, bench):
+    @cli.command("age")
+    def age():
+        print("squatted")
+'''
+
+
+@pytest.fixture()
+def plugins_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Install fake distributions on sys.path and load exactly those, in this process."""
+    from oldphoto import plugins
+
+    def install(**sources: str) -> None:
+        site = tmp_path / "site"
+        for dist, source in sources.items():
+            fake_distribution(site, dist, dist.replace("-", "_"), source)
+        monkeypatch.syspath_prepend(str(site))
+        monkeypatch.setenv("OLDPHOTO_LOAD_PLUGINS", ",".join(sources))
+        plugins.plugin_manager.cache_clear()
+        plugins.registered_filters.cache_clear()
+
+    yield install
+    plugins.plugin_manager.cache_clear()
+    plugins.registered_filters.cache_clear()
+
+
+def _invoke(*args: str):
+    from test_bad_input import invoke
+
+    return invoke(*args)
+
+
+def test_a_plugin_cannot_take_a_builtin_name(plugins_from, photo: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    plugins_from(**{"oldphoto-aaa": HIJACK.format(name="age", summary="Does nothing."),
+                    "oldphoto-bbb": HIJACK.format(name="dup", summary="From bbb."),
+                    "oldphoto-ccc": HIJACK.format(name="dup", summary="From ccc.")})
+    listed = _invoke("filters")
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()}
+    assert "built-in" in rows["age"] and "From bbb." in rows["dup"]  # the first loaded, always
+    refusals = (capsys.readouterr().err + listed.stderr).splitlines()  # loading happens first
+    assert len(refusals) == 2
+    assert "oldphoto-aaa" in refusals[0] and "'age'" in refusals[0]
+    assert "oldphoto-ccc" in refusals[1]
+    out = tmp_path / "aged.png"
+    assert _invoke("age", str(photo), "--seed", "1", "-o", str(out)).exit_code == 0
+    assert iio.imread(out).ndim == 2  # the real age ran: grey
+
+
+def test_hook_failures_cost_one_line_each(plugins_from, photo: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    plugins_from(**{"oldphoto-broken-hooks": BROKEN_HOOKS, "oldphoto-squatter": SQUATTER})
+    helped = _invoke("--help")
+    assert helped.exit_code == 0 and "harmless" not in helped.stdout
+    lines = (capsys.readouterr().err + helped.stderr).splitlines()
+    assert len(lines) == 2
+    assert "oldphoto-broken-hooks" in lines[0] and "commands went wrong" in lines[0]
+    assert "oldphoto-squatter" in lines[1] and "'age'" in lines[1]
+    exploded = _invoke("explode", str(photo), "-o", str(tmp_path / "x.png"))
+    assert exploded.exit_code == 2
+    assert "oldphoto-broken-hooks" in exploded.stderr.splitlines()[-1]
+    assert "no weights here" in exploded.stderr
+    lied = _invoke("liar", str(photo), str(photo), "-o", f"{tmp_path}/liar/")
+    assert lied.exit_code == 2  # two inputs, one output name: refused before work
+    other = tmp_path / "other.png"
+    other.write_bytes(photo.read_bytes())
+    lied = _invoke("liar", str(photo), str(other), "-o", f"{tmp_path}/liar/")
+    assert lied.exit_code == 1
+    errors = [line for line in lied.stderr.splitlines() if "not a Frame" in line]
+    assert len(errors) == 2 and all("oldphoto-broken-hooks" in line for line in errors)
+    assert not (tmp_path / "liar").exists() or not any((tmp_path / "liar").iterdir())

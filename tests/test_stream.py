@@ -116,3 +116,103 @@ def test_absurd_array_shape_is_refused_before_allocating() -> None:
     data = encoded([frame]).replace(b"[3, 3]", b"[9999999, 9999999]", 1)
     with pytest.raises(InputError, match=r"absurdly large|corrupted|truncated"):
         list(read_stream(io.BytesIO(data), "<stdin>"))
+
+
+# --- The reader under attack: it allocates what arrived, and only ever raises InputError ---
+
+def _header_stream(header: object, body: bytes = b"") -> bytes:
+    import json
+    import struct
+
+    raw = json.dumps(header).encode()
+    return struct.pack("<8sB1sI", MAGIC, 1, b"F", len(raw)) + raw + body
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _peak_bytes(data: bytes) -> tuple[int, BaseException | None]:
+    import tracemalloc
+
+    tracemalloc.start()
+    error = None
+    try:
+        list(read_stream(io.BytesIO(data), "<fuzz>"))
+    except InputError as err:
+        error = err
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak, error
+
+
+@pytest.mark.parametrize("header", [
+    {"meta": {"name": "a"}, "arrays": [{"name": "pixels", "dtype": "float64",
+                                          "shape": [20000, 20000]}]},  # 3.2 GB declared
+    {"meta": {}, "arrays": [{"name": "pixels", "dtype": "uint8", "shape": [2**62, 4]}]},
+    {"meta": {}, "arrays": [{"name": "pixels", "dtype": "uint8", "shape": [2**31, 2**31, 4]}]},
+    {"meta": {"history": "not a list"}, "arrays": []},
+    {"meta": {"name": 7}, "arrays": []},
+    {"meta": [], "arrays": []},
+    {"meta": {}, "arrays": [{"name": "pixels", "dtype": "object", "shape": [1]}]},
+    {"meta": {}, "arrays": [{"name": "pixels", "dtype": "uint8", "shape": [True, 2]}]},
+    {"meta": {}, "arrays": [{"name": "pixels", "dtype": "uint8", "shape": [-1, 2]}]},
+    {"meta": {"x": _nested(80)}, "arrays": []},
+])
+def test_hostile_headers_are_refused_without_allocating(header: dict) -> None:
+    peak, error = _peak_bytes(_header_stream(header, b"\x00" * 223))
+    assert error is not None
+    assert peak < 8 * 1024 * 1024
+
+
+def test_deep_json_nesting_is_refused() -> None:
+    import struct
+
+    raw = b"[" * 100_000 + b"]" * 100_000
+    data = struct.pack("<8sB1sI", MAGIC, 1, b"F", len(raw)) + raw
+    with pytest.raises(InputError, match="corrupted stream header"):
+        list(read_stream(io.BytesIO(data), "<stdin>"))
+
+
+def test_nan_pixels_in_a_stream_are_sanitised_with_one_note() -> None:
+    pixels = np.full((4, 5), 0.5, np.float32)
+    pixels[0, 0], pixels[1, 1] = np.nan, np.inf
+    (back,) = roundtrip([Frame(pixels, {}, {"name": "n.png"})])
+    assert np.isfinite(back.pixels).all() and back.pixels[1, 1] == 1
+    assert len(back.notes) == 1 and "2 pixel value(s)" in back.notes[0]
+
+
+def _fuzz_settings():
+    from hypothesis import HealthCheck, settings
+
+    return settings(max_examples=120, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+VALID = encoded([random_frame((6, 5, 3), seed=1, noise_mask=np.zeros((6, 5), bool)),
+                 random_frame((4, 4), seed=2)])
+
+
+@_fuzz_settings()
+@hypothesis.given(st.binary(max_size=600))
+def test_random_streams_raise_only_our_error(tail: bytes) -> None:
+    peak, _ = _peak_bytes(MAGIC + tail)
+    assert peak < 8 * 1024 * 1024
+
+
+@_fuzz_settings()
+@hypothesis.given(st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)),
+                           min_size=1, max_size=8),
+                  st.integers(0, len(VALID)))
+def test_mutated_streams_raise_only_our_error(flips: list[tuple[int, int]], cut: int) -> None:
+    data = bytearray(VALID)
+    for at, value in flips:
+        data[at] = value
+    peak, _ = _peak_bytes(bytes(data[:cut]))
+    assert peak < 8 * 1024 * 1024

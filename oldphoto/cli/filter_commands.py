@@ -49,6 +49,10 @@ def _common_parameters() -> list[inspect.Parameter]:
         param("overwrite", bool, typer.Option(
             False, "--overwrite", rich_help_panel=COMMON,
             help="Replace outputs that exist (default: skip them). Inputs are never replaced.")),
+        param("max_pixels", int | None, typer.Option(
+            None, "--max-pixels", min=1, rich_help_panel=COMMON, show_default=False,
+            help="Refuse images larger than this many pixels, from their header, before "
+                 "decoding. Default: 100000000 (the colourisers need about 60 bytes a pixel).")),
         param("quiet", bool, typer.Option(
             False, "--quiet", "-q", rich_help_panel=COMMON,
             help="No progress bar or summary; errors are still shown.")),

@@ -9,7 +9,7 @@ import typer
 from oldphoto import __version__
 from oldphoto.cli.filter_commands import add_filter_commands
 from oldphoto.errors import OldphotoError
-from oldphoto.plugins import plugin_manager, registered_filters
+from oldphoto.plugins import register_commands, registered_filters
 
 HELP = """Restore old photos with Unix-style filters that pipe frames to each other.
 
@@ -39,7 +39,7 @@ def build_app() -> typer.Typer:
             typer.echo(f"{name:18} {info.origin:24} {info.cls.summary}")
 
     add_filter_commands(app, registered_filters())
-    plugin_manager().hook.register_commands(cli=app, train=train, bench=bench)
+    register_commands(app, train, bench)
     app.add_typer(train, name="train", rich_help_panel="Models")
     app.add_typer(bench, name="bench", rich_help_panel="Models")
     return app

@@ -164,15 +164,19 @@ def load_denoiser(path: Path) -> LinearDenoiser:
         raise OldphotoError(f"{path}: weights file not found") from err
     except (KeyError, ValueError, OSError, json.JSONDecodeError) as err:
         raise OldphotoError(f"{path}: not a denoise-lr weights file ({err})") from err
-    if record.get("format") != FORMAT:
-        raise OldphotoError(f"{path}: not a denoise-lr weights file (format {record.get('format')})")
-    return LinearDenoiser(
-        window=int(record["window"]),
-        variant=str(record["variant"]),
-        weights=weights,
-        band_edges=band_edges,
-        record=record,
-    )
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        found = record.get("format") if isinstance(record, dict) else type(record).__name__
+        raise OldphotoError(f"{path}: not a denoise-lr weights file (format {found})")
+    window = record.get("window")
+    if not isinstance(window, int) or isinstance(window, bool) or window not in (3, 5, 7, 9, 11):
+        raise OldphotoError(f"{path}: malformed denoise-lr weights (window {window!r})")
+    if weights.ndim not in (1, 3) or weights.dtype.kind != "f" or band_edges.ndim != 1:
+        raise OldphotoError(f"{path}: malformed denoise-lr weights (shape {weights.shape})")
+    try:
+        return LinearDenoiser(window=window, variant=str(record.get("variant")), weights=weights,
+                              band_edges=band_edges, record=record)
+    except OldphotoError as err:
+        raise OldphotoError(f"{path}: {err}") from None
 
 
 def shipped_weights(variant: str, window: int) -> Path:

@@ -47,10 +47,80 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise OldphotoError(f"{path}: not a safe oldphoto checkpoint ({err})") from err
+        if "weights_only" in str(err) or "Weights only" in str(err):
+            raise OldphotoError(f"{path}: holds pickled Python objects, not just weights; "
+                                "oldphoto refuses to load it (it could run code)") from None
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise OldphotoError(f"{path}: not a readable checkpoint ({reason})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise OldphotoError(f"{path}: not an oldphoto colour checkpoint")
+    problem = _payload_problem(payload)
+    if problem:
+        raise OldphotoError(f"{path}: malformed checkpoint ({problem})")
     return payload
+
+
+#: No recorded size in an ``arch`` may exceed this; and no network more parameters than that.
+MAX_ARCH_INT = 16384
+MAX_PARAMETERS = 200_000_000
+
+
+def _payload_problem(payload: dict[str, Any]) -> str | None:
+    """What makes a checkpoint unusable, checked before anything is built from it."""
+    if not isinstance(payload.get("kind"), str):
+        return "no 'kind'"
+    arch = payload.get("arch")
+    if not isinstance(arch, dict) or not isinstance(arch.get("model"), str):
+        return "no 'arch' with a 'model'"
+    state = payload.get("state")
+    if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        return "'state' is not a dict of named tensors"
+    if not isinstance(payload.get("record", {}), dict):
+        return "'record' is not a dict"
+    return _arch_problem(arch, "arch")
+
+
+def _arch_problem(value: Any, where: str) -> str | None:
+    """Sizes must be plain, sane numbers: a file must not ask for petabytes."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _arch_problem(item, f"{where}.{key}")
+            if problem:
+                return problem
+    elif isinstance(value, list | tuple):
+        if len(value) > 4096:
+            return f"{where} is too long"
+        for index, item in enumerate(value):
+            problem = _arch_problem(item, f"{where}[{index}]")
+            if problem:
+                return problem
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= MAX_ARCH_INT:
+            return f"{where} = {value} is out of range"
+    elif isinstance(value, float):
+        if value != value or abs(value) > 1e6:
+            return f"{where} = {value} is out of range"
+    elif value is not None and not isinstance(value, str | bool):
+        return f"{where} has type {type(value).__name__}"
+    return None
+
+
+def _built(arch: dict[str, Any], path: Path) -> nn.Module:
+    """Build the network, first on the meta device (no memory) to count its parameters."""
+    try:
+        with torch.device("meta"):
+            size = sum(p.numel() for p in build_model(arch).parameters())
+        if size > MAX_PARAMETERS:
+            raise OldphotoError(f"{path}: malformed checkpoint (the recorded architecture has "
+                                f"{size} parameters)")
+        return build_model(arch)
+    except OldphotoError as err:
+        raise OldphotoError(str(err) if str(err).startswith(str(path)) else f"{path}: {err}") from None
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise OldphotoError(f"{path}: malformed checkpoint ({type(err).__name__}: {reason} "
+                            "in 'arch')") from None
 
 
 def load_model(path: Path, kind: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
@@ -58,10 +128,10 @@ def load_model(path: Path, kind: str | None = None) -> tuple[nn.Module, dict[str
     payload = read_checkpoint(path)
     if kind is not None and payload["kind"] != kind:
         raise OldphotoError(f"{path}: holds {payload['kind']} weights, not {kind}")
-    model = build_model(payload["arch"])
+    model = _built(payload["arch"], Path(path))
     try:
         model.load_state_dict(payload["state"])
-    except RuntimeError as err:
+    except (RuntimeError, TypeError, ValueError) as err:
         raise OldphotoError(f"{path}: weights do not fit the recorded architecture") from err
     return model.eval(), payload
 
