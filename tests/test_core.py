@@ -201,7 +201,7 @@ def test_bad_registrations_cost_one_line_each_and_the_rest_still_register(monkey
     assert "NoSummary has no name or summary; ignored" in err
     assert "filter 'clashing' uses reserved option name(s) output; ignored" in err
     assert "is not an oldphoto Filter; ignored" in err
-    assert "filter 'age' already registered" in err
+    assert "filter 'age' is already registered by" in err and "; refused" in err
     assert "failed to register filters: RuntimeError: plugin bug" in err
     assert len(err.strip().splitlines()) == 5
 
