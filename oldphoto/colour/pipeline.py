@@ -32,6 +32,9 @@ class Prepared:
 
 #: The longest a working image may be, in multiples of the working size (panoramas).
 MAX_WORKING_ASPECT = 4
+#: The most a small photo is enlarged for the network: the scene colourisers learned
+#: objects from 32-64 px photos enlarged 2-4x, and more only adds pixels to compute.
+MAX_UPSCALE = 4
 
 
 def working_shape(
@@ -43,12 +46,14 @@ def working_shape(
     non-square photo is scaled until its *short* side is ``size``: scaling the
     long side instead would shrink a 3:2 photo's content to two thirds of the
     scale the model knows. The long side is capped at ``MAX_WORKING_ASPECT``
-    times ``size``. ``fit_inside`` (fixed-input models) scales the long side.
+    times ``size``, and a small photo is enlarged at most ``MAX_UPSCALE`` times.
+    ``fit_inside`` (fixed-input models) scales the long side.
     """
     if fit_inside:
         scale = size / max(height, width)
     else:
-        scale = min(size / min(height, width), MAX_WORKING_ASPECT * size / max(height, width))
+        scale = min(size / min(height, width), MAX_WORKING_ASPECT * size / max(height, width),
+                    MAX_UPSCALE)
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
