@@ -232,13 +232,22 @@ def _fail_all(frames: list[Frame], reason: str, tally: Tally, progress: Progress
         progress.log(f"{prefix}: {message}")
 
 
+#: A batch closes once it holds this many pixels, before the next frame is read, so a folder of
+#: 12 MP scans goes through a batching filter one photo at a time and memory stays flat,
+#: while small photos still batch in full.
+BATCH_PIXELS = 2_000_000
+
+
 def _batches(entries: Iterable[Frame | Failure], size: int) -> Iterator[list[Frame | Failure]]:
     batch: list[Frame | Failure] = []
+    pixels = 0
     for entry in entries:
         batch.append(entry)
-        if len(batch) >= size:
+        if isinstance(entry, Frame):
+            pixels += entry.pixels.shape[0] * entry.pixels.shape[1]
+        if len(batch) >= size or pixels >= BATCH_PIXELS:  # before reading the next frame
             yield batch
-            batch = []
+            batch, pixels = [], 0
     if batch:
         yield batch
 
