@@ -135,6 +135,7 @@ def decode_pages(data: bytes, source: str, name: str) -> Iterator[Frame]:
         _check_png_header(data, source)
     check = partial(_check_size, source=source)
     pages = _guarded(decoders.decode_pages(data, fmt, source, check), source)
+    said: set[str] = set()
     for page in pages:
         pixels, alpha, depth, notes = _to_float(page.array, source)
         planes = {ALPHA: alpha} if alpha is not None else {}
@@ -146,7 +147,11 @@ def decode_pages(data: bytes, source: str, name: str) -> Iterator[Frame]:
         if page.carried:
             meta[CARRIED] = page.carried
         frame = Frame(pixels, planes, meta)
-        frame.notes.extend(page.notes + notes)
+        for note in page.notes + notes:
+            key = "decoder" if ": decoder warning: " in note else note  # one per file, not page
+            if key not in said:
+                said.add(key)
+                frame.notes.append(note)
         yield frame
 
 
