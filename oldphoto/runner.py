@@ -138,8 +138,8 @@ def _run(cls: type[Filter], values: dict[str, Any], run: RunOptions, items: list
         except BrokenPipeError:
             _silence_stdout()
             return 0 if not tally.failed else 1
-        filt.finish()
-    line = filt.report()
+        _call_hook(filt.finish, cls)
+    line = _call_hook(filt.report, cls)
     if line and not run.quiet:
         say(f"{prefix}: {line}")
     seen = tally.done + tally.skipped + tally.failed
@@ -205,6 +205,19 @@ def _run_batch(filt: Filter, batch: list[Frame | Failure], sink: Any, tally: Tal
             progress.log(f"{prefix}: skipped {result.skipped}")
         else:
             tally.done += 1
+
+
+def _call_hook(hook: Any, cls: type[Filter]) -> Any:
+    """``finish`` and ``report`` of a plugin may fail: one line naming it, not a traceback."""
+    try:
+        return hook()
+    except OldphotoError:
+        raise
+    except Exception as err:
+        if os.environ.get("OLDPHOTO_DEBUG"):
+            raise
+        raise OldphotoError(f"filter {cls.name} ({_origin(cls)}): {hook.__name__}() failed: "
+                            f"{type(err).__name__}: {_first_line(err)}") from None
 
 
 def _bad_results(results: object, expected: int) -> str | None:

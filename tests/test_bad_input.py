@@ -284,3 +284,17 @@ def test_large_frames_are_batched_alone() -> None:
         seen.clear()
     small = [Frame(np.zeros((32, 32), np.float32)) for _ in range(40)]
     assert [len(b) for b in _batches(iter(small), 16)] == [16, 16, 8]
+
+
+def test_endless_stdin_that_is_not_an_image_is_refused_at_once(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OLDPHOTO_LOAD_PLUGINS": ""}
+    with open("/dev/zero", "rb") as zero:
+        result = subprocess.run([sys.executable, "-m", "oldphoto", "convert", "-o",
+                                 str(tmp_path / "o.png")], stdin=zero, capture_output=True,
+                                timeout=120, env=env, check=False)
+    assert result.returncode == 1 and b"not an image" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
