@@ -245,3 +245,15 @@ def test_webp_with_alpha_is_lossless() -> None:
     back = np.asarray(Image.open(io.BytesIO(encode_image(frame, "webp"))))
     assert back.shape == (16, 16, 4)
     assert np.array_equal(back[..., :3], RGB[:16, :16])
+
+
+@pytest.mark.parametrize("fmt", ["tiff", "png", "jpeg", "webp"])
+def test_odd_metadata_never_costs_the_picture(fmt: str) -> None:
+    """Non-ASCII tags and a free-text date: written (the date where the format allows it)."""
+    from oldphoto.codecs import decode_image
+    from oldphoto.frame import Frame
+
+    tags = {"description": "Oma in Köln ✓", "artist": "Zoë", "datetime": "summer 1931"}
+    frame = Frame(GREY / 255.0, {}, {"name": "x", "carried": {"tags": tags, "dpi": [300, 300]}})
+    back = decode_image(encode_image(frame, fmt), "x", "x").meta["carried"]["tags"]
+    assert back["description"] == "Oma in Köln ✓" and back["artist"] == "Zoë"
