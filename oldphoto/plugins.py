@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 GROUP = "oldphoto"
 BUILTIN_DIST = "oldphoto"
 RESERVED_OPTIONS = {"inputs", "recursive", "output", "to", "device", "overwrite", "quiet",
-                    "max_pixels"}
+                    "max_pixels", "flatten_rename"}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from oldphoto import codecs
@@ -38,6 +38,7 @@ class RunOptions:
     overwrite: bool = False
     quiet: bool = False
     max_pixels: int | None = None
+    flatten_rename: bool = False
 
 
 @dataclass
@@ -71,9 +72,12 @@ def _run_all(cls: type[Filter], values: dict[str, Any], run: RunOptions, inputs:
     files = [item.path for item in items if item.path is not None]
     sink = choose_sink(run.output, run.to, run.overwrite, len(items) > 1, files, roots)
     if isinstance(sink, PathSink):
-        sink.plan([(item.label, item.name) for item in items  # a saved stream names its own
+        planned = [i for i, item in enumerate(items)  # a saved stream names its own frames
                    if item.path is not None and item.problem is None
-                   and format_of(item.name) != "stream"])
+                   and format_of(item.name) != "stream"]
+        names = sink.plan([(items[i].label, items[i].name) for i in planned], run.flatten_rename)
+        for i, name in zip(planned, names, strict=True):
+            items[i] = replace(items[i], name=name)
     try:
         with _signals_end_the_run():
             return _run(cls, values, run, items, sink, prefix)

@@ -370,3 +370,14 @@ def test_unwritable_output_folder_is_one_line_before_work(photo: Path, tmp_path:
         assert result.exit_code == 2 and result.stderr.count("\n") == 1
         assert "Permission denied" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.png", "photo.png"]
+
+
+def test_flatten_rename_gives_colliding_inputs_distinct_names(tmp_path: Path, photo: Path) -> None:
+    for folder in ("d1", "d2", "d3"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.png").write_bytes(photo.read_bytes())
+    out = tmp_path / "out"
+    result = _invoke("convert", *(str(tmp_path / d / "a.png") for d in ("d1", "d2", "d3")),
+                     "--flatten-rename", "-o", f"{out}/")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a-2.png", "a-3.png", "a.png"]
