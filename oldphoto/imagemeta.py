@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import re
 import struct
 import zlib
 from typing import Any
@@ -23,6 +24,7 @@ TAG_IDS = {"description": 270, "make": 271, "model": 272, "software": 305, "date
 PNG_KEYWORDS = {"description": "Description", "artist": "Author", "copyright": "Copyright",
                 "software": "Software", "datetime": "Creation Time"}
 _SUB_IFDS = (0x8769, 0x8825)  # EXIF and GPS
+_DATETIME = re.compile(r"^\d{4}:\d\d:\d\d \d\d:\d\d:\d\d$")
 
 
 def _b64(data: bytes) -> str:
@@ -41,6 +43,9 @@ def _unb64(text: Any) -> bytes | None:
 def _text(value: Any) -> str | None:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
+    elif isinstance(value, str) and not value.isascii():
+        with contextlib.suppress(UnicodeError):  # UTF-8 that Pillow read as Latin-1
+            value = value.encode("latin-1").decode("utf-8")
     if isinstance(value, tuple | list) and value and isinstance(value[0], str):
         value = value[0]
     if not isinstance(value, str):
@@ -157,7 +162,7 @@ def profile_fits(carried: dict[str, Any], grey: bool) -> bytes | None:
 def pillow_save_args(carried: dict[str, Any], fmt: str, grey: bool) -> dict[str, Any]:
     """Keyword arguments for ``Image.save`` that write what the frame carries."""
     args: dict[str, Any] = {}
-    exif = _unb64(carried.get("exif"))
+    exif = _unb64(carried.get("exif")) or _exif_from_tags(carried)
     icc = profile_fits(carried, grey)
     if exif and fmt in ("jpeg", "webp"):
         args["exif"] = exif
@@ -167,6 +172,23 @@ def pillow_save_args(carried: dict[str, Any], fmt: str, grey: bool) -> dict[str,
     if fmt in ("jpeg", "bmp") and _valid_dpi(dpi):
         args["dpi"] = (float(dpi[0]), float(dpi[1]))
     return args
+
+
+def _exif_from_tags(carried: dict[str, Any]) -> bytes | None:
+    """EXIF holding the descriptive tags, for a source that had them but no EXIF (PNG, TIFF)."""
+    tags = carried.get("tags") if isinstance(carried.get("tags"), dict) else {}
+    if not tags:
+        return None
+    from PIL import Image
+
+    exif = Image.Exif()
+    for name, value in tags.items():
+        if name in TAG_IDS and isinstance(value, str):
+            exif[TAG_IDS[name]] = value if value.isascii() else value.encode("utf-8")
+    try:
+        return exif.tobytes() if len(exif) else None
+    except Exception:
+        return None
 
 
 def _valid_dpi(dpi: Any) -> bool:
@@ -182,14 +204,15 @@ def tiff_write_args(carried: dict[str, Any], grey: bool) -> dict[str, Any]:
     for name, value in tags.items():
         if not isinstance(value, str) or name not in TAG_IDS:
             continue
-        if name == "description":
-            args["description"] = value
-        elif name == "software":
-            args["software"] = value
-        elif name == "datetime":
-            args["datetime"] = value
+        if name == "datetime":
+            if _DATETIME.match(value):  # tifffile refuses any other spelling
+                args["datetime"] = value
+            continue
+        raw = value.encode("utf-8")  # bytes: tifffile refuses str beyond 7-bit ASCII
+        if name in ("description", "software"):
+            args[name] = raw
         else:
-            extratags.append((TAG_IDS[name], "s", 0, value, True))
+            extratags.append((TAG_IDS[name], "s", 0, raw, True))
     icc = profile_fits(carried, grey)
     if icc:
         extratags.append((34675, "B", len(icc), icc, True))

@@ -110,12 +110,15 @@ def _from_stream(source: BinaryIO, label: str, first: bytes = b"") -> Iterator[F
 
 def _from_stdin(source: BinaryIO) -> Iterator[Frame | Failure]:
     label = "<stdin>"
-    first = source.read(len(MAGIC))
+    first = source.read(16)
     if not first:
         yield Failure(label, f"{label}: empty input (pipe an image or an oldphoto stream)")
         return
     if is_stream(first):
         yield from _from_stream(source, label, first)
+        return
+    if codecs.sniff(first) is None:  # refused before reading the rest (it may never end)
+        yield Failure(label, f"{label}: not an image in any supported format")
         return
     limit = codecs.max_file_bytes()
     data = first + source.read(limit + 1 - len(first))

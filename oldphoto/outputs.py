@@ -212,19 +212,35 @@ class PathSink(Sink):
             return self.target / relative.with_suffix(_suffix(relative, fmt)), fmt
         return self.target, self.to or format_of(self.target.name) or "png"
 
-    def plan(self, names: list[tuple[str, str]]) -> None:
-        """Refuse, before any work, two inputs (label, name) that would be written to one path."""
+    def plan(self, names: list[tuple[str, str]], rename: bool = False) -> list[str]:
+        """Check, before any work, that no two inputs (label, name) land on one path.
+
+        Refused in one line; with ``rename``, the later ones get distinct names
+        (``a-2.png``) instead. Returns the names to use, in order.
+        """
         seen: dict[Path, str] = {}
+        renamed: list[str] = []
         for label, name in names:
+            renamed.append(name)
             try:
                 path, _ = self.destination_of(name)
             except OldphotoError:
                 continue  # reported when its turn comes
             key = Path(os.path.normcase(path.resolve()))
-            if key in seen:
+            if key in seen and rename:
+                stem, suffix = os.path.splitext(name)
+                for number in range(2, len(names) + 2):
+                    name = f"{stem}-{number}{suffix}"
+                    path, _ = self.destination_of(name)
+                    key = Path(os.path.normcase(path.resolve()))
+                    if key not in seen and not path.exists():
+                        break
+                renamed[-1] = name
+            elif key in seen:
                 raise OldphotoError(f"{seen[key]} and {label} would both be written to {path}; "
-                                    "rename one, or run them into separate -o folders")
+                                    "rename one, use --flatten-rename, or separate -o folders")
             seen[key] = label
+        return renamed
 
     def write(self, frame: Frame) -> WriteResult:
         page = page_of(frame)

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from oldphoto import codecs
@@ -38,6 +38,7 @@ class RunOptions:
     overwrite: bool = False
     quiet: bool = False
     max_pixels: int | None = None
+    flatten_rename: bool = False
 
 
 @dataclass
@@ -71,9 +72,12 @@ def _run_all(cls: type[Filter], values: dict[str, Any], run: RunOptions, inputs:
     files = [item.path for item in items if item.path is not None]
     sink = choose_sink(run.output, run.to, run.overwrite, len(items) > 1, files, roots)
     if isinstance(sink, PathSink):
-        sink.plan([(item.label, item.name) for item in items  # a saved stream names its own
+        planned = [i for i, item in enumerate(items)  # a saved stream names its own frames
                    if item.path is not None and item.problem is None
-                   and format_of(item.name) != "stream"])
+                   and format_of(item.name) != "stream"]
+        names = sink.plan([(items[i].label, items[i].name) for i in planned], run.flatten_rename)
+        for i, name in zip(planned, names, strict=True):
+            items[i] = replace(items[i], name=name)
     try:
         with _signals_end_the_run():
             return _run(cls, values, run, items, sink, prefix)
@@ -138,8 +142,8 @@ def _run(cls: type[Filter], values: dict[str, Any], run: RunOptions, items: list
         except BrokenPipeError:
             _silence_stdout()
             return 0 if not tally.failed else 1
-        filt.finish()
-    line = filt.report()
+        _call_hook(filt.finish, cls)
+    line = _call_hook(filt.report, cls)
     if line and not run.quiet:
         say(f"{prefix}: {line}")
     seen = tally.done + tally.skipped + tally.failed
@@ -207,6 +211,19 @@ def _run_batch(filt: Filter, batch: list[Frame | Failure], sink: Any, tally: Tal
             tally.done += 1
 
 
+def _call_hook(hook: Any, cls: type[Filter]) -> Any:
+    """``finish`` and ``report`` of a plugin may fail: one line naming it, not a traceback."""
+    try:
+        return hook()
+    except OldphotoError:
+        raise
+    except Exception as err:
+        if os.environ.get("OLDPHOTO_DEBUG"):
+            raise
+        raise OldphotoError(f"filter {cls.name} ({_origin(cls)}): {hook.__name__}() failed: "
+                            f"{type(err).__name__}: {_first_line(err)}") from None
+
+
 def _bad_results(results: object, expected: int) -> str | None:
     """What is wrong with what a filter returned, if anything (plugins may return anything)."""
     if not isinstance(results, list | tuple):
@@ -232,13 +249,22 @@ def _fail_all(frames: list[Frame], reason: str, tally: Tally, progress: Progress
         progress.log(f"{prefix}: {message}")
 
 
+#: A batch closes once it holds this many pixels, before the next frame is read, so a folder of
+#: 12 MP scans goes through a batching filter one photo at a time and memory stays flat,
+#: while small photos still batch in full.
+BATCH_PIXELS = 2_000_000
+
+
 def _batches(entries: Iterable[Frame | Failure], size: int) -> Iterator[list[Frame | Failure]]:
     batch: list[Frame | Failure] = []
+    pixels = 0
     for entry in entries:
         batch.append(entry)
-        if len(batch) >= size:
+        if isinstance(entry, Frame):
+            pixels += entry.pixels.shape[0] * entry.pixels.shape[1]
+        if len(batch) >= size or pixels >= BATCH_PIXELS:  # before reading the next frame
             yield batch
-            batch = []
+            batch, pixels = [], 0
     if batch:
         yield batch
 

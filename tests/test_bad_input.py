@@ -248,3 +248,53 @@ def test_negative_seed_is_refused_by_option_validation(photo: Path, tmp_path: Pa
     result = invoke("age", str(photo), str(photo), "--seed", "-1", "-o", str(tmp_path / "o/"))
     assert result.exit_code == 2 and "--seed" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_memory_error_is_one_line_per_file_with_a_hint(tmp_path: Path, photo: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from oldphoto.filters.basic import GrayFilter
+
+    def exhausted(self, frame):
+        raise MemoryError
+
+    monkeypatch.setattr(GrayFilter, "process_frame", exhausted)
+    other = tmp_path / "other.png"
+    other.write_bytes(photo.read_bytes())
+    result = invoke("gray", str(photo), str(other), "-o", f"{tmp_path}/out/")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if "out of memory" in line]
+    assert len(errors) == 2 and all("--max-pixels" in line for line in errors)
+    assert "photo.png" in errors[0] and "other.png" in errors[1]
+
+
+def test_large_frames_are_batched_alone() -> None:
+    from oldphoto.frame import Frame
+    from oldphoto.runner import BATCH_PIXELS, _batches
+
+    side = int(BATCH_PIXELS**0.5) + 1
+    seen: list[int] = []
+
+    def frames():
+        for _ in range(3):
+            seen.append(1)
+            yield Frame(np.zeros((side, side), np.float32))
+
+    for batch in _batches(frames(), 16):
+        assert len(batch) == 1 and len(seen) == 1  # the next frame is not read yet
+        seen.clear()
+    small = [Frame(np.zeros((32, 32), np.float32)) for _ in range(40)]
+    assert [len(b) for b in _batches(iter(small), 16)] == [16, 16, 8]
+
+
+def test_endless_stdin_that_is_not_an_image_is_refused_at_once(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OLDPHOTO_LOAD_PLUGINS": ""}
+    with open("/dev/zero", "rb") as zero:
+        result = subprocess.run([sys.executable, "-m", "oldphoto", "convert", "-o",
+                                 str(tmp_path / "o.png")], stdin=zero, capture_output=True,
+                                timeout=120, env=env, check=False)
+    assert result.returncode == 1 and b"not an image" in result.stderr
+    assert len(result.stderr.splitlines()) == 1

@@ -350,3 +350,34 @@ def test_two_processes_on_one_output_both_finish_whole(photo: Path, tmp_path: Pa
     with out.open("rb") as handle:
         assert len(list(read_stream(handle, str(out)))) == 6
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png", "run.oldphoto", "src"]
+
+
+def test_unwritable_output_folder_is_one_line_before_work(photo: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Root writes anywhere, so the refusal of the folder is simulated where it is probed."""
+    import errno
+
+    import oldphoto.pages
+
+    def denied(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(oldphoto.pages.tempfile, "TemporaryFile", denied)
+    other = tmp_path / "other.png"
+    other.write_bytes(photo.read_bytes())
+    for target in (f"{tmp_path}/out/", str(tmp_path / "run.oldphoto")):
+        result = _invoke("convert", str(photo), str(other), "-o", target)
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1
+        assert "Permission denied" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.png", "photo.png"]
+
+
+def test_flatten_rename_gives_colliding_inputs_distinct_names(tmp_path: Path, photo: Path) -> None:
+    for folder in ("d1", "d2", "d3"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.png").write_bytes(photo.read_bytes())
+    out = tmp_path / "out"
+    result = _invoke("convert", *(str(tmp_path / d / "a.png") for d in ("d1", "d2", "d3")),
+                     "--flatten-rename", "-o", f"{out}/")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a-2.png", "a-3.png", "a.png"]

@@ -111,23 +111,35 @@ def test_nan_and_inf_are_sanitised_with_one_note(tmp_path: Path) -> None:
     assert len(frame.notes) == 1 and "3 pixel value(s)" in frame.notes[0]
 
 
-def test_corrupt_tiff_warnings_are_one_line(tmp_path: Path) -> None:
-    data = bytearray(io.BytesIO().getvalue())
+def _corrupt_tiff(path: Path, pages: int = 3) -> None:
+    """Every page's descriptive tags get an invalid type: tifffile complains about each."""
+    import struct
+
     buffer = io.BytesIO()
     with tifffile.TiffWriter(buffer) as writer:
-        for _ in range(3):
-            writer.write(GREY, photometric="minisblack")
+        for _ in range(pages):
+            writer.write(GREY, photometric="minisblack", metadata=None, resolution=(300, 300))
     data = bytearray(buffer.getvalue())
-    data[-40:] = b"\xff" * 40  # damage the last IFD
-    (tmp_path / "bad.tif").write_bytes(bytes(data))
-    try:
-        frames = list(iter_pages(tmp_path / "bad.tif"))
-    except Exception as err:  # refused: it must be our one line
-        assert "bad.tif" in str(err) and "\n" not in str(err)
-        return
-    notes = [note for frame in frames for note in frame.notes]
-    assert len(notes) <= len(frames)
-    assert all("\n" not in note for note in notes)
+    offset = struct.unpack("<I", data[4:8])[0]
+    while offset:
+        count = struct.unpack("<H", data[offset:offset + 2])[0]
+        for entry in range(offset + 2, offset + 2 + 12 * count, 12):
+            if struct.unpack("<H", data[entry:entry + 2])[0] in (282, 283, 296, 305):
+                data[entry + 2:entry + 4] = struct.pack("<H", 99)
+        offset = struct.unpack("<I", data[offset + 2 + 12 * count:offset + 6 + 12 * count])[0]
+    path.write_bytes(bytes(data))
+
+
+def test_corrupt_tiff_warnings_are_one_line_per_file(tmp_path: Path) -> None:
+    from test_bad_input import invoke
+
+    _corrupt_tiff(tmp_path / "bad.tif")
+    result = invoke("convert", str(tmp_path / "bad.tif"), "-o", f"{tmp_path}/out/")
+    assert result.exit_code == 0
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and "decoder warning" in lines[0] and "bad.tif" in lines[0]
+    assert "3 done" in lines[1]
+    assert len(tifffile.TiffFile(tmp_path / "out" / "bad.tif").pages) == 3
 
 
 def _metadata_source(path: Path) -> None:
@@ -233,3 +245,15 @@ def test_webp_with_alpha_is_lossless() -> None:
     back = np.asarray(Image.open(io.BytesIO(encode_image(frame, "webp"))))
     assert back.shape == (16, 16, 4)
     assert np.array_equal(back[..., :3], RGB[:16, :16])
+
+
+@pytest.mark.parametrize("fmt", ["tiff", "png", "jpeg", "webp"])
+def test_odd_metadata_never_costs_the_picture(fmt: str) -> None:
+    """Non-ASCII tags and a free-text date: written (the date where the format allows it)."""
+    from oldphoto.codecs import decode_image
+    from oldphoto.frame import Frame
+
+    tags = {"description": "Oma in Köln ✓", "artist": "Zoë", "datetime": "summer 1931"}
+    frame = Frame(GREY / 255.0, {}, {"name": "x", "carried": {"tags": tags, "dpi": [300, 300]}})
+    back = decode_image(encode_image(frame, fmt), "x", "x").meta["carried"]["tags"]
+    assert back["description"] == "Oma in Köln ✓" and back["artist"] == "Zoë"
