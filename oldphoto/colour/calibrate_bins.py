@@ -9,6 +9,8 @@ full-resolution pipeline the filter runs, and written into the record.
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from oldphoto.colour.lab import lab_to_rgb
 from oldphoto.metrics import colourfulness, hue_balanced_hit_rate, hue_hits, psnr
 
 TEMPERATURES = (0.25, 0.32, 0.4, 0.5, 0.6, 0.75, 1.0)
-GAINS = (0.8, 0.9, 1.0, 1.1, 1.25)
+GAINS = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1)
 
 
 @torch.no_grad()
@@ -91,7 +93,8 @@ def calibrate(weights: Path, truths: list[np.ndarray], size: int, psnr_slack: fl
     rule = (f"highest hue-balanced hit rate within {psnr_slack} dB of the best PSNR, colourfulness "
             f">= {min_colourfulness} of the truth's, on {len(truths)} held-out scene photos at size {size}")
     payload["record"] = {
-        **payload["record"], "temperature": best["temperature"], "saturation": best["gain"],
+        **payload["record"], "calibrated_with": shlex.join(["oldphoto", *sys.argv[1:]]),
+        "temperature": best["temperature"], "saturation": best["gain"],
         "spread": 0.0, "min_chroma": 0.0, "work_size": size,
         "calibration": {"rule": rule, "chosen": best, "sweep": rows},
     }
