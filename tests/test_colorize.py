@@ -365,7 +365,7 @@ def test_checkpoints_refuse_pickled_code(tmp_path) -> None:
 def test_shipped_weights_load_with_weights_only(path) -> None:
     payload = torch.load(path, map_location="cpu", weights_only=True)
     assert payload["record"]["command"].startswith("oldphoto train")
-    assert path.stat().st_size < 8 * 2**20
+    assert path.stat().st_size < 25 * 2**20  # issue 13: each shipped file at most 25 MB
     load_model(path, payload["kind"])
 
 

@@ -260,7 +260,7 @@ DepthOpt = Annotated[int, typer.Option(help="CIFAR ResNet depth 6n+2 (8, 14, 20,
 def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) -> None:
     """The colour trainers (their benches are in :mod:`oldphoto.bench.commands`)."""
 
-    @trainer(train, "colorize-cnn-paper")
+    @trainer(train, "colorize-cnn")
     def train_cnn(options: dict[str, Any], variant: VariantOpt = "unet", width: WidthOpt = 16,
                   loss: LossOpt = "psnr") -> None:
         """Train the fusion CNN colouriser (paper variant or the shipped unet default)."""

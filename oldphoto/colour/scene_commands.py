@@ -1,4 +1,4 @@
-"""``oldphoto train colorize-cnn|colorize-resnet``: the shipped scene colourisers.
+"""``oldphoto train colorize-resnet|colorize-cnn-scenes``: the scene colourisers.
 
 Both train on random multi-scale crops of real scene photos mixed with
 CIFAR-10 / Tiny ImageNet objects, with colour as classes over a*b* bins
@@ -106,15 +106,15 @@ def _command(kind: str, summary: str):
 
 @hookimpl
 def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) -> None:
-    train.command("colorize-cnn")(_command(
+    train.command("colorize-cnn-scenes")(_command(
         "colorize-cnn",
-        "Train the shipped colorize-cnn: a CNN from scratch with its own global, class-aware "
-        "branch, colour as classes over a*b* bins, on crops of scene photos.",
+        "Train colorize-resnet's decoder over a CNN encoder from scratch (its own global, "
+        "class-aware branch), on crops of scene photos; not shipped, see docs/colorize.md.",
     ))
     train.command("colorize-resnet")(_command(
         "colorize-resnet",
-        "Train the shipped colorize-resnet: the same decoder over a frozen ImageNet "
-        "EfficientNet-Lite prior on the grey picture.",
+        "Train the shipped colorize-resnet: a decoder over a frozen ImageNet EfficientNet-Lite "
+        "prior on the grey picture, colour as classes over a*b* bins, on crops of scene photos.",
     ))
     bench.command("toning")(bench_toning)
 
