@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from oldphoto.denoise.windows import padded_index
+from oldphoto.denoise.windows import flat_nonzero, padded_index
 
 #: Extreme pixels are within half an 8-bit step of 0 or 1; context pixels within this.
 EXTREME_TOLERANCE, CONTEXT_TOLERANCE = 0.5 / 255.0, 3.0 / 255.0
@@ -52,7 +52,7 @@ def spared_indices(
     padded = np.pad(grey, CONTEXT_WINDOW // 2, mode="constant", constant_values=np.nan)
     found = []
     for own, polarity, rate in ((black, _BLACK, density[0]), (white, _WHITE, density[1])):
-        candidates = np.flatnonzero(own & flagged)
+        candidates = flat_nonzero(own & flagged)
         if candidates.size == 0:
             continue
         centres = padded_index(candidates, width, CONTEXT_WINDOW // 2)
