@@ -13,7 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from oldphoto.denoise.detect import DEFAULT_THRESHOLD, DetectorSettings, detect_grey, precision_recall
+from oldphoto.denoise.detect import (
+    DEFAULT_THRESHOLD,
+    EXTREME_TOLERANCE,
+    DetectorSettings,
+    detect_grey,
+    precision_recall,
+)
 
 #: The detectors compared: the paper's test alone, the default, and the automatic threshold.
 DETECTORS = {
@@ -24,13 +30,32 @@ DETECTORS = {
 }
 
 
-def measure(images: Sequence[np.ndarray], densities: Sequence[float], noise: str, seed: int) -> dict:
-    """Mean precision, recall, and recall of the impulses that changed a pixel."""
+def has_true_extremes(clean: np.ndarray) -> bool:
+    """Whether a clean photo holds genuine pure black or white (within half an 8-bit step)."""
+    return bool(np.any((clean <= EXTREME_TOLERANCE) | (clean >= 1.0 - EXTREME_TOLERANCE)))
+
+
+def measure(
+    images: Sequence[np.ndarray], densities: Sequence[float], noise: str, seed: int,
+    only: Sequence[bool] | None = None,
+) -> dict:
+    """Mean precision, recall, and recall of the impulses that changed a pixel, over
+    all images, or over those where ``only`` is true (:func:`measure_both` does both at once)."""
+    return measure_both(images, densities, noise, seed, only)[1 if only is not None else 0]
+
+
+def measure_both(
+    images: Sequence[np.ndarray], densities: Sequence[float], noise: str, seed: int,
+    only: Sequence[bool] | None = None,
+) -> tuple[dict, dict]:
+    """:func:`measure` over all images and over the ``only`` ones, from one detection each."""
     from oldphoto.bench.denoise import corrupt
 
-    out: dict = {}
+    only = [True] * len(images) if only is None else list(only)
+    keys = ("precision", "recall", "recall_changed")
+    both: tuple[dict, dict] = ({}, {})
     for d_index, density in enumerate(densities):
-        sums = {name: np.zeros(3) for name in DETECTORS}
+        scores = {name: np.zeros((len(images), 3)) for name in DETECTORS}
         for index, clean in enumerate(images):
             rng = np.random.default_rng([seed, index, d_index])
             damaged, truth = corrupt(clean, density, noise, rng)
@@ -39,14 +64,13 @@ def measure(images: Sequence[np.ndarray], densities: Sequence[float], noise: str
                 found = detect_grey(damaged, settings)
                 precision, recall = precision_recall(found, truth)
                 _, effective = precision_recall(found, truth, changed)
-                sums[name] += (precision, recall, effective)
-        out[f"{density:g}"] = {
-            name: dict(
-                zip(("precision", "recall", "recall_changed"), (s / len(images)).tolist(), strict=True)
-            )
-            for name, s in sums.items()
-        }
-    return out
+                scores[name][index] = (precision, recall, effective)
+        for out, rows in zip(both, (slice(None), np.asarray(only, bool)), strict=True):
+            out[f"{density:g}"] = {
+                name: dict(zip(keys, np.mean(s[rows], axis=0).tolist(), strict=True))
+                for name, s in scores.items()
+            }
+    return both
 
 
 def measure_thresholds(
@@ -99,10 +123,21 @@ def sweep_table(record: dict) -> str:
 
 
 def markdown_table(record: dict) -> str:
-    """One row per density; precision / recall per detector."""
+    """One row per density; precision / recall per detector; then the same over the
+    photos that hold genuine pure black or white, when the record has them."""
+    text = _rows(record, record["results"])
+    subset = record.get("results_true_extremes")
+    if subset:
+        text += (f"\nPhotos with genuine pure black or white only ({record['images_true_extremes']} "
+                 f"of {record['images']}):\n\n" + _rows(record, subset))
+    return text
+
+
+def _rows(record: dict, results: dict) -> str:
+    """The table of :func:`markdown_table` for one set of results."""
     names = list(DETECTORS)
     lines = ["| density | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for density, row in record["results"].items():
+    for density, row in results.items():
         cells = []
         for name in names:
             entry = row[name]
@@ -135,7 +170,9 @@ def run_detect_bench(
         if thresholds:
             results = measure_thresholds(images, densities, noise, seed, thresholds)
         else:
-            results = measure(images, densities, noise, seed)
+            extremes = [has_true_extremes(image) for image in images]
+            results, subset = measure_both(images, densities, noise, seed, extremes)
+            subset = subset if any(extremes) else {}
     command = (
         f"oldphoto bench detect --data {data} --densities "
         f"{','.join(f'{d:g}' for d in densities)} --noise {noise} --seed {seed}"
@@ -150,6 +187,9 @@ def run_detect_bench(
         "command": command,
         "results": results,
     }
+    if not thresholds:
+        record["images_true_extremes"] = int(sum(extremes))
+        record["results_true_extremes"] = subset
     text = sweep_table(record) if thresholds else markdown_table(record)
     console.print(text)
     if json_path:

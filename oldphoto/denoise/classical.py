@@ -96,24 +96,40 @@ def fill_from_clean(image: np.ndarray, noisy: np.ndarray, max_window: int = DAMF
     """Replace each noisy pixel by the median of the clean pixels in the smallest window
     (3x3, 5x5, ... up to ``max_window``) that holds any; beyond that, the clean median.
 
-    Windows grow only for the pixels still unfilled, so cost follows the noise.
-    Pixels are filled ``chunk`` at a time: each depends only on the input and
-    the mask, so the result is the same, and memory stays bounded on photos
-    whose large pure black areas send a million pixels to 21x21 windows.
+    This is the default regression's pre-fill (a first guess it corrects); DAMF
+    itself uses :func:`_fill_pass` twice and a local fallback, see :func:`damf`.
+    """
+    image = np.asarray(image, np.float32)
+    noisy = np.asarray(noisy, bool)
+    if noisy.all():
+        return np.full(image.shape, 0.5, np.float32)
+    out, rows, cols = _fill_pass(image, noisy, max_window, chunk)
+    if rows.size:
+        out[rows, cols] = float(np.median(image[~noisy]))
+    return out
+
+
+def _fill_pass(image: np.ndarray, noisy: np.ndarray, max_window: int = DAMF_MAX_WINDOW,
+               chunk: int = FILL_CHUNK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One DAMF pass: each noisy pixel takes the median of the clean pixels in the smallest
+    window (3x3 .. ``max_window``, the image mirrored at its border) holding any.
+
+    Returns the result, with the pixels no window reached left as they were, and
+    those pixels' (rows, cols). Windows grow only for the pixels still unfilled,
+    so cost follows the noise; pixels go ``chunk`` at a time (each depends only on
+    the input and the mask, so the result is the same), which bounds memory on
+    photos whose large pure black areas send a million pixels to 21x21 windows.
     """
     image = np.asarray(image, np.float32)
     noisy = np.asarray(noisy, bool)
     out = image.copy()
     all_rows, all_cols = np.nonzero(noisy)
     if all_rows.size == 0:
-        return out
-    if noisy.all():
-        out[:] = 0.5
-        return out
+        return out, all_rows, all_cols
     radius = max_window // 2
     pixels_padded = padded(image, radius)
     clean_padded = padded(~noisy, radius)
-    unfilled = False
+    left_rows, left_cols = [], []
     for start in range(0, all_rows.size, chunk):
         rows, cols = all_rows[start:start + chunk], all_cols[start:start + chunk]
         for size in range(3, max_window + 1, 2):
@@ -125,12 +141,9 @@ def fill_from_clean(image: np.ndarray, noisy: np.ndarray, max_window: int = DAMF
                 values = gather(pixels_padded, rows[found], cols[found], size, radius)
                 out[rows[found], cols[found]] = _median_of_clean(values, clean[found])
             rows, cols = rows[~found], cols[~found]
-        if rows.size:
-            out[rows, cols] = np.nan  # no clean pixel within reach: filled below
-            unfilled = True
-    if unfilled:
-        out[np.isnan(out)] = float(np.median(image[~noisy]))
-    return out
+        left_rows.append(rows)
+        left_cols.append(cols)
+    return out, np.concatenate(left_rows), np.concatenate(left_cols)
 
 
 #: Compare-exchanges that put the 5 smallest of 8 values in order: an 8-input sorting
@@ -230,14 +243,30 @@ def fill_from_clean_at(
     return values
 
 
-def damf(image: np.ndarray, noisy: np.ndarray | None = None) -> np.ndarray:
-    """Different Applied Median Filter: the clean-pixel median fill, applied twice.
+def damf(image: np.ndarray, noisy: np.ndarray | None = None,
+         max_window: int = DAMF_MAX_WINDOW, chunk: int = FILL_CHUNK) -> np.ndarray:
+    """Different Applied Median Filter (Erkan, Gokrem and Enginoglu 2018), as published.
 
-    The second pass re-estimates the originally noisy pixels from the first
-    pass's result, now treating only the pixels that pass 1 left extreme as noise.
+    Noisy pixels (pure black or white unless ``noisy`` is given) take the median
+    of the noise-free pixels in the smallest window, 3x3 to 21x21, holding any.
+    Pass 1 leaves a pixel whose 21x21 window holds none (inside a saturated sky);
+    pass 2 runs on pass 1's output, where pass 1's estimates count as noise-free,
+    and a pixel still out of reach takes the median of its whole 21x21 window --
+    inside a genuine white sky that is white, not the photo's grey median.
     """
     image = np.asarray(image, np.float32)
     if noisy is None:
         noisy = extreme_mask(image)
-    first = fill_from_clean(image, noisy)
-    return fill_from_clean(first, extreme_mask(first) & noisy)
+    first, rows, cols = _fill_pass(image, noisy, max_window, chunk)
+    if rows.size == 0:
+        return first
+    left = np.zeros(image.shape, bool)
+    left[rows, cols] = True
+    second, rows, cols = _fill_pass(first, left, max_window, chunk)
+    radius = max_window // 2
+    source = padded(first, radius)
+    for start in range(0, rows.size, chunk):
+        part = slice(start, start + chunk)
+        window = gather(source, rows[part], cols[part], max_window, radius)
+        second[rows[part], cols[part]] = np.median(window, axis=1)
+    return second

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from oldphoto.aging import to_grey
+from oldphoto.denoise.genuine import node_components, spared_indices
 from oldphoto.denoise.windows import flat_nonzero, padded_index, window_offsets
 
 #: Default threshold of the 4-neighbour test, on [0, 1] pixels; measured in docs/detect.md.
@@ -222,22 +223,11 @@ def _grow(padded: np.ndarray, seeds: np.ndarray, size: int, polarity: _Polarity)
 
 def _grow_sparse(padded: np.ndarray, seeds: np.ndarray, size: int, polarity: _Polarity) -> np.ndarray:
     """:func:`_grow` as a graph of the near pixels in the seeds' windows, linked to 4-neighbours."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     width = padded.shape[1]
     offsets = window_offsets(size, width)
     reach = np.unique((seeds[:, None] + offsets).ravel())
     nodes = reach[polarity.near(padded.ravel()[reach])]  # NaN (outside) is never near
-    starts, ends = [], []
-    for step in (1, width):
-        target = np.searchsorted(nodes, nodes + step)
-        linked = np.flatnonzero(nodes[np.minimum(target, nodes.size - 1)] == nodes + step)
-        starts.append(linked)
-        ends.append(target[linked])
-    links = (np.concatenate(starts), np.concatenate(ends))
-    graph = coo_matrix((np.ones(links[0].size, np.int8), links), shape=(nodes.size, nodes.size))
-    _, labels = connected_components(graph, directed=False)
+    labels = node_components(nodes, (1, width))
     seeded = np.zeros(labels.max() + 1, bool)
     seeded[labels[np.searchsorted(nodes, seeds)]] = True
     region = nodes[seeded[labels]]
@@ -409,6 +399,8 @@ def detect_grey(grey: np.ndarray, settings: DetectorSettings = DetectorSettings(
         impulses = black | white
         genuine = genuine_extreme_indices(grey, extreme_density(grey, extreme=impulses), (black, white))
         impulses.ravel()[genuine] = False
+        rates = (extreme_density(grey, extreme=black), extreme_density(grey, extreme=white))
+        impulses.ravel()[spared_indices(grey, impulses, black, white, rates)] = False
     # Impulses found by the extreme rule are no evidence about their neighbours:
     # without this, a clean pixel ringed by impulses would be flagged.
     if settings.auto_threshold or settings.threshold < 0:

@@ -89,7 +89,8 @@ class AdaptiveMedianFilter(Filter):
 
 class DAMFFilter(Filter):
     """Erkan et al. 2018: pure black/white pixels get the median of the noise-free pixels
-    in the smallest window (3x3 .. 21x21) holding any, in two passes.
+    in the smallest window (3x3 .. 21x21) holding any; a second pass fills those the
+    first could not reach, and beyond that the 21x21 window's median (a white sky stays white).
     """
 
     name = "denoise-damf"
