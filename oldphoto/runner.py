@@ -242,30 +242,34 @@ def _run_batch(filt: Filter, batch: list[Frame | Failure], sink: Any, tally: Tal
         return
     for frame in results:
         frame.meta.setdefault("history", []).append({**filt.record, "device": device})
-        try:
-            with GUARD.writing():
-                result = sink.write(frame)
-        except (BrokenPipeError, OutputError):
+        with GUARD.writing():  # a Ctrl-C now waits until the photo is written and counted
+            _write(frame, sink, tally, progress, prefix)
+
+
+def _write(frame: Frame, sink: Any, tally: Tally, progress: Progress, prefix: str) -> None:
+    try:
+        result = sink.write(frame)
+    except (BrokenPipeError, OutputError):
+        raise
+    except OldphotoError as err:
+        tally.failed += 1
+        progress.log(f"{prefix}: {err}")
+        return
+    except OSError as err:
+        tally.failed += 1
+        progress.log(f"{prefix}: {frame.name}: cannot write ({err.strerror or err})")
+        return
+    except Exception as err:  # an encoder's surprise: one line, keep going
+        if os.environ.get("OLDPHOTO_DEBUG"):
             raise
-        except OldphotoError as err:
-            tally.failed += 1
-            progress.log(f"{prefix}: {err}")
-            continue
-        except OSError as err:
-            tally.failed += 1
-            progress.log(f"{prefix}: {frame.name}: cannot write ({err.strerror or err})")
-            continue
-        except Exception as err:  # an encoder's surprise: one line, keep going
-            if os.environ.get("OLDPHOTO_DEBUG"):
-                raise
-            tally.failed += 1
-            progress.log(f"{prefix}: {frame.name}: cannot encode ({type(err).__name__}: {err})")
-            continue
-        if result.skipped:
-            tally.skipped += 1
-        else:
-            tally.done += 1
-        progress.advance(1)
+        tally.failed += 1
+        progress.log(f"{prefix}: {frame.name}: cannot encode ({type(err).__name__}: {err})")
+        return
+    if result.skipped:
+        tally.skipped += 1
+    else:
+        tally.done += 1
+    progress.advance(1)
 
 
 def _bad_results(results: object, expected: int) -> str | None:
