@@ -1,5 +1,5 @@
 # Two entry points, each setting itself up from nothing:
-#   make demo   - install, then age and restore the sample photos into out/demo/
+#   make demo   - install, then age, denoise and colour the sample photos into out/demo/
 #   make test   - install, then lint and run the test suite
 #
 # torch==2.13.0 is pinned at install time only: on this project's machines pip
@@ -23,12 +23,14 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	rm -rf out/demo && mkdir -p out/demo
-	$(BIN)/oldphoto age samples/photos -r --seed 7 -o out/demo/aged/ -q
-	$(BIN)/oldphoto age samples/photos -r --seed 7 -q \
-	  | $(BIN)/oldphoto detect -q \
-	  | $(BIN)/oldphoto denoise-lr -q \
-	  | $(BIN)/oldphoto colorize-cnn -q -o out/demo/restored/
-	@echo "Aged photos in out/demo/aged/, restored ones in out/demo/restored/"
+	$(BIN)/oldphoto age samples/photos -r --seed 7 --to png -o out/demo/aged/ -q
+	$(BIN)/oldphoto detect out/demo/aged -r -q \
+	  | $(BIN)/oldphoto denoise-lr -q -o out/demo/denoised/
+	$(BIN)/oldphoto colorize-cnn out/demo/denoised -r -q -o out/demo/restored/
+	$(BIN)/oldphoto compare out/demo/aged out/demo/denoised out/demo/restored \
+	  -o out/demo/sheet.png
+	@echo "out/demo/: aged/ (grey, 10% salt-and-pepper noise, lossless PNG), denoised/ (noise"
+	@echo "found and removed), restored/ (coloured), sheet.png (the three side by side)"
 
 test: $(STAMP)
 	$(BIN)/ruff check oldphoto tests plugins benchmarks

@@ -31,6 +31,11 @@ from oldphoto.imagemeta import CARRIED
 #: measured on a 12 MP grey scan: colourisers ~120 bytes a pixel, denoise-lr ~20, convert
 #: ~13; so 100 MP (a 1200 dpi 8x10" print) needs at most ~12 GB, and absurd headers stop early.
 MAX_PIXELS = 100_000_000
+#: Lossy quality for JPEG and WebP, and TIFF compression (none, deflate, lzw, zstd): set by
+#: the runner from --quality and --compress, as MAX_PIXELS is from --max-pixels.
+QUALITY = 95
+TIFF_COMPRESSION = "deflate"
+TIFF_CODECS = ("none", "deflate", "lzw", "zstd")
 
 IMAGE_EXTENSIONS = {
     ".png": "png",
@@ -278,10 +283,10 @@ def encode_image(frame: Frame, fmt: str) -> bytes:
     image = Image.fromarray(array)
     kwargs: dict[str, Any] = imagemeta.pillow_save_args(extra, fmt, grey)
     if fmt == "jpeg":
-        kwargs["quality"] = 95
+        kwargs["quality"] = QUALITY
     if fmt == "webp":
         kwargs.update({"lossless": True} if array.ndim == 3 and array.shape[2] in (2, 4)
-                      else {"quality": 95})
+                      else {"quality": QUALITY})
     buffer = io.BytesIO()
     image.save(buffer, format=fmt.upper(), **kwargs)
     return buffer.getvalue()
@@ -310,8 +315,9 @@ def write_tiff_page(writer: Any, frame: Frame, array: np.ndarray | None = None) 
     array = _samples(frame, "tiff") if array is None else array
     args = imagemeta.tiff_write_args(carried(frame), frame.is_grey)
     extras = "unassalpha" if array.ndim == 3 and array.shape[2] in (2, 4) else None
+    compression = None if TIFF_COMPRESSION == "none" else TIFF_COMPRESSION
     writer.write(array, photometric="minisblack" if frame.is_grey else "rgb",
-                 extrasamples=[extras] if extras else None, **args)
+                 extrasamples=[extras] if extras else None, compression=compression, **args)
 
 
 #: Temporary files are named ``.NAME.oldphoto-PID-RANDOM.tmp``, so each process has its own

@@ -75,6 +75,11 @@ class Progress(AbstractContextManager["Progress"]):
         else:
             say(message)
 
+    def stop(self) -> None:
+        """End the display now (before a last line, such as the interruption's)."""
+        if self._bar is not None:
+            self._bar.stop()
+
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(*exc)

@@ -77,6 +77,9 @@ class Filter:
     options: ClassVar[tuple[Option, ...]] = ()
     #: How many frames :meth:`process` receives at once.
     batch_size: ClassVar[int] = 1
+    #: The frames pass on unchanged and the report is the result (``score``): at a
+    #: terminal nothing is written, instead of the usual refusal.
+    passes_through: ClassVar[bool] = False
 
     def __init__(self, device: str = "cpu", **values: Any) -> None:
         self.device = device

@@ -85,14 +85,14 @@ def iter_frames(items: list[Item], stdin: BinaryIO | None = None) -> Iterator[Fr
         if item.path is None:
             yield from _from_stdin(stdin if stdin is not None else sys.stdin.buffer)
             continue
-        if _is_stream_file(item.path):
+        if is_stream_file(item.path):
             with item.path.open("rb") as handle:
                 yield from _from_stream(handle, item.label)
             continue
         yield from _pages(lambda item=item: iter_pages(item.path, name=item.name), item.label)
 
 
-def _is_stream_file(path: Path) -> bool:
+def is_stream_file(path: Path) -> bool:
     """A saved stream (``--to stream``) is read as frames, whatever its name."""
     try:
         with path.open("rb") as handle:

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
-import stat
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -20,7 +17,6 @@ from oldphoto.codecs import (
     FORMAT_SUFFIX,
     encode_image,
     format_of,
-    normalise_format,
     remove_stale_temps,
     temp_file,
     write_atomically,
@@ -69,8 +65,8 @@ def _cannot_write(what: str, err: OSError) -> OutputError:
 class StreamSink(Sink):
     """Frames as an oldphoto stream, for the next command in a pipe."""
 
-    def __init__(self, out: BinaryIO) -> None:
-        self.writer = StreamWriter(out)
+    def __init__(self, out: BinaryIO, total: int | None = None) -> None:
+        self.writer = StreamWriter(out, total)
 
     def write(self, frame: Frame) -> WriteResult:
         try:
@@ -99,13 +95,16 @@ class StreamFileSink(Sink):
     stream under the final name.
     """
 
-    def __init__(self, path: Path, overwrite: bool, inputs: set[Path]) -> None:
+    def __init__(self, path: Path, overwrite: bool, inputs: set[Path],
+                 total: int | None = None) -> None:
         if path.resolve() in inputs:
             raise OldphotoError(f"{path}: refusing to overwrite an input")
         if path.exists() and not overwrite:
             raise OldphotoError(f"{path}: exists (use --overwrite)")
         check_writable(path.parent, f"-o {path}")
         self.path = path
+        self.total = total
+        self.place = str(path)
         self.temp: Path | None = None
         self.handle: BinaryIO | None = None
         self.writer: StreamWriter | None = None
@@ -115,7 +114,7 @@ class StreamFileSink(Sink):
             remove_stale_temps(self.path.parent if str(self.path.parent) else Path("."))
             handle, self.temp = temp_file(self.path)
             self.handle = os.fdopen(handle, "wb")
-            self.writer = StreamWriter(self.handle)
+            self.writer = StreamWriter(self.handle, self.total)
         return self.writer
 
     def write(self, frame: Frame) -> WriteResult:
@@ -199,6 +198,23 @@ class PathSink(Sink):
         if page and fmt != "tiff":
             path = path.with_name(f"{path.stem}-{page[1]}{path.suffix}")
         return path, fmt
+
+    @property
+    def place(self) -> str:
+        """Where outputs go, for the end summary."""
+        return f"{self.target}/" if self.as_folder else str(self.target)
+
+    def existing(self, name: str) -> Path | None:
+        """The output of input ``name`` when it exists and will be skipped: known before decoding."""
+        if self.overwrite:
+            return None
+        try:
+            path, _ = self.destination_of(name)
+        except OldphotoError:
+            return None
+        if not path.is_file() or path.resolve() in self.inputs:
+            return None
+        return path
 
     def destination_of(self, name: str, source_format: str | None = None) -> tuple[Path, str]:
         """Where a frame named ``name`` (its path relative to the input root) is written."""
@@ -310,62 +326,8 @@ def _suffix(relative: Path, fmt: str) -> str:
     return FORMAT_SUFFIX[fmt]
 
 
-def choose_sink(output: str | None, to: str | None, overwrite: bool, many: bool,
-                input_files: list[Path], input_roots: list[Path],
-                stdout: BinaryIO | None = None) -> Sink:
-    """Pick the destination by where the output goes (see the module docstring)."""
-    fmt = normalise_format(to) if to else None
-    if output is not None and output != "-":
-        target = Path(output)
-        inputs = {p.resolve() for p in input_files}
-        if fmt == "stream" or format_of(target.name) == "stream":
-            return StreamFileSink(target, overwrite, inputs)
-        as_folder = target.is_dir() or output.endswith(("/", os.sep)) or many or bool(input_roots)
-        if as_folder and target.exists() and not target.is_dir():
-            raise OldphotoError(f"-o {target}: is a file, but the input has several images")
-        if not as_folder and format_of(target.name) is None and fmt is None:
-            raise OldphotoError(f"-o {target}: unknown image extension (use --to FORMAT or "
-                                "end the path with / for a folder)")
-        resolved = target.resolve()
-        for root in input_roots:
-            root = root.resolve()
-            if resolved == root or root in resolved.parents:
-                raise OldphotoError(f"-o {target}: output folder is inside the input folder {root}")
-        check_writable(target if as_folder else target.parent, f"-o {target}")
-        return PathSink(target, as_folder, fmt, overwrite, inputs)
-    out = stdout if stdout is not None else sys.stdout.buffer
-    fileno = _fileno(out)
-    if fileno is not None and os.isatty(fileno):
-        raise OldphotoError(TERMINAL_HINT)
-    mode = os.fstat(fileno).st_mode if fileno is not None else 0
-    if fileno is not None and stat.S_ISREG(mode):
-        _refuse_appending(fileno)
-        fmt = fmt or _stdout_format(fileno)
-        return StreamSink(out) if fmt == "stream" else StdoutFileSink(out, fmt)
-    return StreamSink(out)
+class NullSink(Sink):
+    """Nothing is written: a report filter (score) at a terminal, whose table is the result."""
 
-
-def _refuse_appending(fileno: int) -> None:
-    """``>> existing.png`` would glue a second image onto the first: refuse it."""
-    if os.fstat(fileno).st_size == 0:
-        return
-    appending = bool(fcntl.fcntl(fileno, fcntl.F_GETFL) & os.O_APPEND)
-    how = "opened for appending (>>)" if appending else "not empty"
-    raise OldphotoError(f"stdout is a file that is {how}; an image would be glued onto "
-                            "what it holds: use > (or -o PATH)")
-
-
-def _fileno(out: BinaryIO) -> int | None:
-    try:
-        return out.fileno()
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
-def _stdout_format(fileno: int) -> str:
-    """The format stdout's file name asks for (``> out.jpg``), PNG when unknown."""
-    try:
-        name = os.readlink(f"/proc/self/fd/{fileno}")
-    except OSError:
-        return "png"
-    return format_of(name) or "png"
+    def write(self, frame: Frame) -> WriteResult:
+        return WriteResult()

@@ -23,6 +23,7 @@ MAGIC = b"OLDPHOTO"
 VERSION = 1
 FRAME, END = b"F", b"E"
 _PREFIX = struct.Struct("<8sB1sI")  # magic, version, kind, header length
+RECORD_PREFIX = _PREFIX
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 MAX_ARRAY_BYTES = 16 * 1024**3
 ALLOWED_DTYPES = {"float32", "float64", "uint8", "uint16", "bool", "int32", "int64"}
@@ -39,14 +40,17 @@ def is_stream(first_bytes: bytes) -> bool:
 class StreamWriter:
     """Writes frames to a binary file object; call :meth:`close` to end the stream."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, total: int | None = None) -> None:
         self.out = out
         self.count = 0
+        self.total = total  # frames this stream will carry, when known: downstream's progress
+
 
     def write(self, frame: Frame) -> None:
         arrays = {"pixels": frame.pixels, **{f"plane:{k}": v for k, v in frame.planes.items()}}
         arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-        header = {
+        header: dict = {
+            **({"total": self.total} if self.total is not None else {}),
             "meta": frame.meta,
             "arrays": [
                 {"name": k, "dtype": str(v.dtype), "shape": list(v.shape)} for k, v in arrays.items()

@@ -33,7 +33,7 @@ def solid(colour: tuple[float, float, float], height: int = 20, width: int = 20)
 
 
 def test_layout_size_follows_rows_columns_cell_and_padding() -> None:
-    layout = Layout(rows=3, columns=4, cell=50, pad=5)
+    layout = Layout.uniform(rows=3, columns=4, cell=50, pad=5)
     assert layout.size == (4 * 50 + 5 * 5, HEADER + 3 * 50 + 4 * 5)
     assert layout.origin(0, 0) == (5, HEADER + 5)
     assert layout.origin(2, 3) == (5 + 3 * 55, HEADER + 5 + 2 * 55)
@@ -43,7 +43,7 @@ def test_render_puts_each_image_in_its_cell() -> None:
     sheet = Sheet(["a", "b"], ["one", "two"],
                   [[solid(RED), solid(GREEN)], [solid(BLUE), None]])
     image = np.asarray(render(sheet, cell=40, pad=4))
-    layout = Layout(2, 2, 40, 4)
+    layout = Layout.uniform(2, 2, 40, 4)
     assert image.shape == (layout.size[1], layout.size[0], 3)
     expected = {(0, 0): (255, 0, 0), (0, 1): (0, 255, 0), (1, 0): (0, 0, 255), (1, 1): EMPTY}
     for (row, column), colour in expected.items():
@@ -52,12 +52,49 @@ def test_render_puts_each_image_in_its_cell() -> None:
     assert tuple(image[HEADER + 1, 1]) == BACKGROUND  # padding between cells
 
 
-def test_wide_image_is_letterboxed_not_stretched() -> None:
+def test_cells_keep_the_photos_shape() -> None:
     sheet = Sheet(["wide"], ["w"], [[solid(RED, height=10, width=40)]])
+    image = np.asarray(render(sheet, cell=40, pad=0))
+    assert image.shape == (HEADER + 10, 40, 3)  # a 40x10 cell, not a 40x40 square
+    assert (image[HEADER:] == (255, 0, 0)).all()
+
+
+def test_a_wide_photo_beside_a_square_one_is_letterboxed_not_stretched() -> None:
+    sheet = Sheet(["wide", "square"], ["w"], [[solid(RED, height=10, width=40), solid(BLUE)]])
     image = np.asarray(render(sheet, cell=40, pad=0))
     column = image[HEADER : HEADER + 40, 20]
     red_rows = np.flatnonzero((column == (255, 0, 0)).all(axis=1))
-    assert red_rows.size == 10 and red_rows[0] == 15  # 40x10 centred in 40x40
+    assert red_rows.size == 10 and red_rows[0] == 15  # 40x10 centred in the row's 40 px
+
+
+def test_default_cells_are_384_on_the_long_side_with_a_scalable_font(tmp_path) -> None:
+    from PIL import ImageFont
+
+    from oldphoto.bench.compare import CELL, label_font, layout_of
+
+    sheet = Sheet(["a"], ["x"], [[solid(RED, height=300, width=200)]])
+    layout = layout_of(sheet, CELL)
+    assert CELL == 384 and (layout.widths, layout.heights) == ((256,), (384,))
+    assert isinstance(label_font(CELL), ImageFont.FreeTypeFont)
+
+
+def test_a_sparse_mask_stays_visible_when_shrunk() -> None:
+    mask = np.zeros((400, 400), bool)
+    mask[::20, ::20] = True  # one flagged pixel in 400
+    sheet = Sheet(["mask"], ["m"], [[mask]])
+    image = np.asarray(render(sheet, cell=40, pad=0))[HEADER:]
+    assert (image == 255).all(axis=2).mean() > 0.2  # every block with a flag shows white
+
+
+def test_an_existing_sheet_is_refused_without_overwrite(tmp_path) -> None:
+    write_folder(tmp_path / "aged", ["a"], RED)
+    out = tmp_path / "sheet.png"
+    out.write_bytes(b"keep me")
+    result = invoke("compare", str(tmp_path / "aged"), "-o", str(out))
+    assert result.returncode == 2 and "exists (use --overwrite)" in result.stderr.decode()
+    assert out.read_bytes() == b"keep me"
+    again = invoke("compare", str(tmp_path / "aged"), "-o", str(out), "--overwrite")
+    assert again.returncode == 0 and iio.imread(out).ndim == 3
 
 
 def write_folder(folder: Path, names: list[str], colour: tuple[float, float, float],
@@ -100,7 +137,7 @@ def test_cli_from_folders_writes_a_sheet_of_the_right_size(tmp_path: Path) -> No
     result = invoke("compare", str(tmp_path / "aged"), str(tmp_path / "restored"),
                      "--labels", "aged,restored", "--cell", "32", "--limit", "2", "-o", str(out))
     assert result.returncode == 0, result.stderr.decode()
-    width, height = Layout(2, 2, 32).size
+    width, height = Layout.uniform(2, 2, 32).size
     assert iio.imread(out).shape == (height, width, 3)
 
 
@@ -113,7 +150,7 @@ def test_cli_from_a_stream(tmp_path: Path) -> None:
     out = tmp_path / "sheet.png"
     result = invoke("compare", "--cell", "24", "-o", str(out), stdin=buffer.getvalue())
     assert result.returncode == 0, result.stderr.decode()
-    width, height = Layout(3, 2, 24).size
+    width, height = Layout.uniform(3, 2, 24).size
     assert iio.imread(out).shape == (height, width, 3)
 
 

@@ -64,7 +64,10 @@ def compare(
     limit: Annotated[int, typer.Option("--limit", min=1,
                                        help="At most this many photos (rows).")] = 12,
     cell: Annotated[int, typer.Option("--cell", min=16, max=2048,
-                                      help="Cell size in pixels.")] = 160,
+                                      help="Long side of each photo on the sheet, in pixels; "
+                                           "cells keep each photo's shape.")] = 384,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace the sheet if it exists (default: refuse).")] = False,
 ) -> None:
     """Make a contact sheet: the same photos through several stages or models, side by side."""
     from oldphoto.bench.compare import (
@@ -76,6 +79,7 @@ def compare(
     )
 
     with _one_line_errors("compare"):
+        _check_sheet_path(output, overwrite, inputs or [])
         if inputs:
             folders = expand_folders([Path(p) for p in inputs])
             sheet = sheet_from_folders(folders, _split(labels), limit)
@@ -84,6 +88,27 @@ def compare(
         write_sheet(render(sheet, cell), output)
     typer.echo(f"oldphoto compare: {len(sheet.grid)} photo(s) x {len(sheet.labels)} "
                f"column(s) -> {output}", err=True)
+
+
+def _check_sheet_path(output: Path, overwrite: bool, inputs: list[str]) -> None:
+    """The sheet follows every output's rules, checked before any work."""
+    from oldphoto.codecs import format_of
+    from oldphoto.pages import check_writable
+
+    if format_of(output.name) in (None, "stream"):
+        raise OldphotoError(f"-o {output}: a sheet is an image; end it with .png, .jpg, "
+                            ".tif or .webp")
+    if output.is_dir():
+        raise OldphotoError(f"-o {output}: is a folder; give the sheet's file name")
+    if output.exists() and not overwrite:
+        raise OldphotoError(f"{output}: exists (use --overwrite)")
+    resolved = output.resolve()
+    for folder in inputs:
+        root = Path(folder).resolve()
+        if root in resolved.parents:
+            raise OldphotoError(f"-o {output}: inside the input folder {folder}; it would "
+                                "become a photo of the next sheet")
+    check_writable(output.parent, f"-o {output}")
 
 
 def _stdin_frames():

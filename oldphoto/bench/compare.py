@@ -25,33 +25,47 @@ if TYPE_CHECKING:
 BACKGROUND = (24, 24, 24)
 EMPTY = (64, 64, 64)
 TEXT = (235, 235, 235)
-HEADER = 18  # pixels above the first row, for the column labels
+CELL = 384  # the long side of a photo on the sheet, by default
+HEADER = 18  # pixels above the first row at the smallest font, for the column labels
 #: Stream columns, in sheet order: (plane or "pixels", label).
 STREAM_COLUMNS = ((ORIGINAL, "original"), (TRUE_MASK, "true mask"),
                   (NOISE_MASK, "detected mask"), ("pixels", None))
 
 
+def font_size(cell: int) -> int:
+    """Label size in pixels: readable at any cell size."""
+    return max(12, cell // 20)
+
+
+def header_height(cell: int) -> int:
+    return font_size(cell) + 6
+
+
 @dataclass(frozen=True)
 class Layout:
-    """Where every cell goes: ``cell`` px squares, ``pad`` px apart, labels on top."""
+    """Where every cell goes: columns ``widths`` wide, rows ``heights`` tall, ``pad`` apart."""
 
-    rows: int
-    columns: int
-    cell: int = 160
+    widths: tuple[int, ...]
+    heights: tuple[int, ...]
     pad: int = 4
     header: int = HEADER
+
+    @classmethod
+    def uniform(cls, rows: int, columns: int, cell: int, pad: int = 4) -> Layout:
+        """Square cells (every photo square): the simplest sheet."""
+        return cls((cell,) * columns, (cell,) * rows, pad, header_height(cell))
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) of the whole sheet."""
-        width = self.columns * self.cell + (self.columns + 1) * self.pad
-        height = self.header + self.rows * self.cell + (self.rows + 1) * self.pad
+        width = sum(self.widths) + (len(self.widths) + 1) * self.pad
+        height = self.header + sum(self.heights) + (len(self.heights) + 1) * self.pad
         return width, height
 
     def origin(self, row: int, column: int) -> tuple[int, int]:
         """(x, y) of a cell's top-left corner."""
-        return (self.pad + column * (self.cell + self.pad),
-                self.header + self.pad + row * (self.cell + self.pad))
+        return (self.pad + sum(self.widths[:column]) + column * self.pad,
+                self.header + self.pad + sum(self.heights[:row]) + row * self.pad)
 
 
 @dataclass
@@ -74,43 +88,89 @@ def to_rgb8(pixels: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def fit_cell(pixels: np.ndarray, cell: int) -> Image.Image:
-    """Scale to fit a square cell, keeping the aspect ratio, centred on the background.
+def fitted(shape: tuple[int, ...], cell: int) -> tuple[int, int]:
+    """(width, height) of an image scaled so that its long side is ``cell``."""
+    height, width = shape[:2]
+    scale = cell / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
-    Small images are enlarged with nearest-neighbour so single noisy pixels stay visible.
+
+def layout_of(sheet: Sheet, cell: int, pad: int = 4) -> Layout:
+    """Cells take their photos' shapes: each column as wide, each row as tall, as its
+    widest and tallest photo once scaled to ``cell`` on the long side."""
+    sizes = [[fitted(p.shape, cell) if p is not None else None for p in row] for row in sheet.grid]
+    columns = len(sheet.labels)
+    widths = tuple(max([s[0] for row in sizes if (s := row[c]) is not None] or [cell])
+                   for c in range(columns))
+    heights = tuple(max([s[1] for s in row if s is not None] or [cell]) for row in sizes)
+    return Layout(widths, heights, pad, header_height(cell))
+
+
+def _max_pool(mask: np.ndarray, factor: int) -> np.ndarray:
+    """Shrink a mask by keeping a block flagged when any of its pixels is: lone flagged
+    pixels stay visible on a sheet instead of fading into grey."""
+    if mask.ndim == 3:
+        mask = mask.any(axis=2)
+    height, width = mask.shape
+    padded = np.zeros((-(-height // factor) * factor, -(-width // factor) * factor), bool)
+    padded[:height, :width] = mask
+    rows, cols = padded.shape[0] // factor, padded.shape[1] // factor
+    return padded.reshape(rows, factor, cols, factor).any(axis=(1, 3))
+
+
+def fit_cell(pixels: np.ndarray, width: int, height: int | None = None) -> Image.Image:
+    """Scale to fit a ``width`` x ``height`` cell, keeping the aspect ratio, centred.
+
+    Small images are enlarged with nearest-neighbour so single noisy pixels stay
+    visible; masks are shrunk by block maximum for the same reason.
     """
     from PIL import Image
 
-    image = Image.fromarray(to_rgb8(pixels))
-    width, height = image.size
-    scale = cell / max(width, height)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resample = Image.NEAREST if scale >= 1 else Image.LANCZOS
+    height = width if height is None else height
+    array = np.asarray(pixels)
+    scale = min(width / array.shape[1], height / array.shape[0])
+    size = (max(1, round(array.shape[1] * scale)), max(1, round(array.shape[0] * scale)))
+    if array.dtype == bool and scale < 1:
+        array = _max_pool(array, int(1 / scale))
+    image = Image.fromarray(to_rgb8(array))
+    resample = Image.NEAREST if scale >= 1 or array.dtype == bool else Image.LANCZOS
     image = image.resize(size, resample)
-    canvas = Image.new("RGB", (cell, cell), BACKGROUND)
-    canvas.paste(image, ((cell - size[0]) // 2, (cell - size[1]) // 2))
+    canvas = Image.new("RGB", (width, height), BACKGROUND)
+    canvas.paste(image, ((width - size[0]) // 2, (height - size[1]) // 2))
     return canvas
 
 
-def render(sheet: Sheet, cell: int = 160, pad: int = 4) -> Image.Image:
-    """Draw the sheet: labels across the top, one row per photo, grey where one is missing."""
-    from PIL import Image, ImageDraw, ImageFont
+def label_font(cell: int) -> object:
+    """Pillow's own scalable font (FreeType), at a size that reads at this cell size."""
+    from PIL import ImageFont
 
-    layout = Layout(len(sheet.grid), len(sheet.labels), cell, pad)
+    try:
+        return ImageFont.load_default(size=font_size(cell))
+    except (TypeError, ImportError, OSError):  # an old Pillow, or one without FreeType
+        return ImageFont.load_default()
+
+
+def render(sheet: Sheet, cell: int = CELL, pad: int = 4) -> Image.Image:
+    """Draw the sheet: labels across the top, one row per photo, grey where one is missing."""
+    from PIL import Image, ImageDraw
+
+    layout = layout_of(sheet, cell, pad)
     canvas = Image.new("RGB", layout.size, BACKGROUND)
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default()
+    font = label_font(cell)
     for column, label in enumerate(sheet.labels):
         x, _ = layout.origin(0, column)
-        draw.text((x + 2, 3), _fit_text(draw, font, label, cell - 4), fill=TEXT, font=font)
+        draw.text((x + 2, 3), _fit_text(draw, font, label, layout.widths[column] - 4),
+                  fill=TEXT, font=font)
     for row, images in enumerate(sheet.grid):
         for column, pixels in enumerate(images):
             x, y = layout.origin(row, column)
+            width, height = layout.widths[column], layout.heights[row]
             if pixels is None:
-                draw.rectangle((x, y, x + cell - 1, y + cell - 1), fill=EMPTY)
+                draw.rectangle((x, y, x + width - 1, y + height - 1), fill=EMPTY)
                 draw.text((x + 4, y + 4), "missing", fill=TEXT, font=font)
             else:
-                canvas.paste(fit_cell(pixels, cell), (x, y))
+                canvas.paste(fit_cell(pixels, width, height), (x, y))
     return canvas
 
 

@@ -7,17 +7,24 @@ declared options so every filter, built-in or plugin, gets the same CLI.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from typing import Any, Literal
 
 import typer
+from typer.core import TyperCommand
 
+from oldphoto.codecs import TIFF_CODECS
+from oldphoto.destinations import OUTPUT_RULES
 from oldphoto.errors import OldphotoError
 from oldphoto.filter import Filter, Option
 from oldphoto.plugins import RESERVED_OPTIONS
 from oldphoto.runner import RunOptions, run_filter
 
-COMMON = "Input and output"
+COMMON = "Input and output (every filter)"
+OWN = "Filter options"
+#: -h as well as --help, on every command.
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def _common_parameters() -> list[inspect.Parameter]:
@@ -36,16 +43,23 @@ def _common_parameters() -> list[inspect.Parameter]:
             rich_help_panel=COMMON)),
         param("output", str | None, typer.Option(
             None, "--output", "-o", metavar="PATH", rich_help_panel=COMMON,
-            help="An image file, or a folder (ends with /, exists, or several inputs) that "
-                 "mirrors the input tree. Default: stdout (a stream on a pipe, an image "
-                 "when redirected to a file).")),
+            help=OUTPUT_RULES + " Default: stdout (a stream on a pipe, an image when "
+                 "redirected to a file or with --to).")),
         param("to", str | None, typer.Option(
             None, "--to", metavar="FORMAT", rich_help_panel=COMMON,
-            help="Output format (png, jpg, tif, bmp, webp, pnm). Default: keep each file's.")),
-        param("device", Literal["cpu", "cuda", "auto"], typer.Option(
-            "cpu", "--device",
-            rich_help_panel=COMMON, help="Where models run; filters without a model use "
-                                         "the CPU whatever this says.")),
+            help="Output format (png, jpg, tif, bmp, webp, pnm, stream); on stdout, one "
+                 "encoded image even into a pipe. Default: keep each file's.")),
+        param("quality", int, typer.Option(
+            95, "--quality", min=1, max=100, metavar="1-100", rich_help_panel=COMMON,
+            help="JPEG and WebP quality (WebP with alpha stays lossless).")),
+        param("compress", Literal[TIFF_CODECS], typer.Option(  # type: ignore[valid-type]
+            "deflate", "--compress", rich_help_panel=COMMON,
+            help="TIFF compression (lossless).")),
+        param("device", Literal["auto", "cpu", "cuda", "mps"], typer.Option(
+            "auto", "--device",
+            rich_help_panel=COMMON, help="Where models run (auto: CUDA, then MPS, then the "
+                                         "CPU); written in each frame's history. Filters "
+                                         "without a model use the CPU.")),
         param("overwrite", bool, typer.Option(
             False, "--overwrite", rich_help_panel=COMMON,
             help="Replace outputs that exist (default: skip them). Inputs are never replaced.")),
@@ -60,12 +74,54 @@ def _common_parameters() -> list[inspect.Parameter]:
                  "name the later ones a-2.png, a-3.png... Default: refuse before any work.")),
         param("quiet", bool, typer.Option(
             False, "--quiet", "-q", rich_help_panel=COMMON,
-            help="No progress bar or summary; errors are still shown.")),
+            help="Print nothing but errors.")),
     ]
 
 
+class PanelCommand(TyperCommand):
+    """Plain help (no markup to escape) with options grouped by panel: the options every
+    filter shares apart from the filter's own."""
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        panels: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                panel = getattr(param, "rich_help_panel", None) or (
+                    "Arguments" if param.param_type_name == "argument" else "Options")
+                panels.setdefault(panel, []).append((readable(record[0]), record[1]))
+        for panel, rows in panels.items():
+            with formatter.section(panel):
+                formatter.write_dl(rows)
+
+
+#: typer's type names, as a person reads them in --help.
+METAVARS = {"int range": "INTEGER", "int": "INTEGER", "float range": "NUMBER", "float": "NUMBER",
+            "text": "TEXT", "str": "TEXT", "path": "PATH", "list[str]": "TEXT",
+            "list[path]": "PATH", "boolean": "BOOLEAN"}
+
+
+def readable(name: str) -> str:
+    """``--cell <int range>`` -> ``--cell INTEGER``; ``<a|b>`` -> ``a|b``; ``X <list[str]>`` -> ``X...``."""
+    def word(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        if not name.startswith("-") and inner.startswith("list["):  # an argument: X...
+            return "" if name.split()[0].endswith("...") else "..."
+        return " " + METAVARS.get(inner.lower(), inner)
+
+    return re.sub(r"\s*<([^<>]+)>", word, name)
+
+
+def use_panels(*apps: typer.Typer) -> None:
+    """Every command of these apps gets the grouped, readable help of the filters."""
+    for app in apps:
+        for info in app.registered_commands:
+            if info.cls is None or info.cls is TyperCommand:
+                info.cls = PanelCommand
+
+
 def _option_parameter(option: Option) -> inspect.Parameter:
-    kwargs: dict[str, Any] = {"help": option.help, "rich_help_panel": "Filter options"}
+    kwargs: dict[str, Any] = {"help": option.help, "rich_help_panel": OWN}
     annotation: Any = option.type
     if option.type is bool:
         flags = [f"{option.flag}/--no-{option.flag[2:]}"]
@@ -73,6 +129,8 @@ def _option_parameter(option: Option) -> inspect.Parameter:
         flags = [option.flag]
         if option.choices:
             annotation = Literal.__getitem__(tuple(option.choices))
+        elif option.type in (int, float, str):
+            kwargs["metavar"] = {int: "INTEGER", float: "NUMBER", str: "TEXT"}[option.type]
         if option.min is not None:
             kwargs["min"] = option.min
         if option.max is not None:
@@ -118,5 +176,6 @@ def _help_text(cls: type[Filter]) -> str:
 def add_filter_commands(app: typer.Typer, filters: dict[str, Any]) -> None:
     for name, info in sorted(filters.items()):
         app.command(name, help=_help_text(info.cls), short_help=info.cls.summary,
-                    rich_help_panel="Filters")(build_command(info.cls))
+                    rich_help_panel="Filters", context_settings=CONTEXT,
+                    cls=PanelCommand)(build_command(info.cls))
 

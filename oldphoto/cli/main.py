@@ -7,7 +7,7 @@ import sys
 import typer
 
 from oldphoto import __version__
-from oldphoto.cli.filter_commands import add_filter_commands
+from oldphoto.cli.filter_commands import CONTEXT, add_filter_commands, use_panels
 from oldphoto.errors import OldphotoError
 from oldphoto.plugins import register_commands, registered_filters
 
@@ -19,12 +19,13 @@ HELP = """Restore old photos with Unix-style filters that pipe frames to each ot
 
 def build_app() -> typer.Typer:
     """Assemble the CLI from the plugin registry (built-ins register like any plugin)."""
-    app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False,
-                      pretty_exceptions_enable=False, rich_markup_mode=None)
+    app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=True,
+                      pretty_exceptions_enable=False, rich_markup_mode=None,
+                      context_settings=CONTEXT)
     train = typer.Typer(help="Train models with the project's own data pipeline.",
-                        no_args_is_help=True)
+                        no_args_is_help=True, context_settings=CONTEXT)
     bench = typer.Typer(help="Measure quality and speed against baselines.",
-                        no_args_is_help=True)
+                        no_args_is_help=True, context_settings=CONTEXT)
 
     @app.callback(invoke_without_command=True)
     def root(version: bool = typer.Option(False, "--version", help="Show the version.")) -> None:
@@ -40,6 +41,7 @@ def build_app() -> typer.Typer:
 
     add_filter_commands(app, registered_filters())
     register_commands(app, train, bench)
+    use_panels(app, train, bench)
     app.add_typer(train, name="train", rich_help_panel="Models")
     app.add_typer(bench, name="bench", rich_help_panel="Models")
     return app

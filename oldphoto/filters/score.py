@@ -241,6 +241,7 @@ class ScoreFilter(Filter):
     """
 
     name = "score"
+    passes_through = True
     summary = "Measure each frame against the original `age --keep-original` kept; pass it on."
     options = (
         Option("json", str, None, "Also write every score and the means to this JSON file."),
