@@ -283,7 +283,8 @@ def test_large_frames_are_batched_alone() -> None:
         assert len(batch) == 1 and len(seen) == 1  # the next frame is not read yet
         seen.clear()
     small = [Frame(np.zeros((32, 32), np.float32)) for _ in range(40)]
-    assert [len(b) for b in _batches(iter(small), 16)] == [16, 16, 8]
+    sizes = [len(b) for b in _batches(iter(small), 16)]  # batches grow from one while quick
+    assert sum(sizes) == 40 and max(sizes) == 16
 
 
 def test_endless_stdin_that_is_not_an_image_is_refused_at_once(tmp_path: Path) -> None:
