@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(BIN)/oldphoto age samples/photos -r --seed 7 --to png -o out/demo/aged/ -q
 	$(BIN)/oldphoto detect out/demo/aged -r -q \
 	  | $(BIN)/oldphoto denoise-lr -q -o out/demo/denoised/
-	$(BIN)/oldphoto colorize-cnn out/demo/denoised -r -q -o out/demo/restored/
+	$(BIN)/oldphoto colorize-resnet out/demo/denoised -r -q -o out/demo/restored/
 	$(BIN)/oldphoto compare out/demo/aged out/demo/denoised out/demo/restored \
 	  -o out/demo/sheet.png
 	@echo "out/demo/: aged/ (grey, 10% salt-and-pepper noise, lossless PNG), denoised/ (noise"
