@@ -327,10 +327,12 @@ def test_dash_h_is_help_everywhere(command) -> None:
     assert result.returncode == 0 and b"Usage" in result.stdout
 
 
-def test_shell_completion_is_offered() -> None:
+def test_shell_completion_is_offered(monkeypatch) -> None:
     from oldphoto.cli.main import build_app
 
-    result = CliRunner().invoke(build_app(), ["--show-completion"], env={"SHELL": "/bin/bash"},
+    # typer's own switch: name the shell instead of detecting it from the process tree
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
+    result = CliRunner().invoke(build_app(), ["--show-completion", "bash"],
                                 prog_name="oldphoto")
     assert result.exit_code == 0 and "complete" in result.stdout
     assert "_oldphoto_completion" in result.stdout
