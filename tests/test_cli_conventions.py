@@ -327,10 +327,12 @@ def test_dash_h_is_help_everywhere(command) -> None:
     assert result.returncode == 0 and b"Usage" in result.stdout
 
 
-def test_shell_completion_is_offered() -> None:
+def test_shell_completion_is_offered(monkeypatch) -> None:
     from oldphoto.cli.main import build_app
 
-    result = CliRunner().invoke(build_app(), ["--show-completion"], env={"SHELL": "/bin/bash"},
+    # typer's own switch: name the shell instead of detecting it from the process tree
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
+    result = CliRunner().invoke(build_app(), ["--show-completion", "bash"],
                                 prog_name="oldphoto")
     assert result.exit_code == 0 and "complete" in result.stdout
     assert "_oldphoto_completion" in result.stdout
@@ -400,3 +402,30 @@ def test_batches_grow_while_quick_and_stay_single_when_slow() -> None:
     assert take(2.0) == [1] * 40  # slow photos: counted one by one
     quick = take(0.01)
     assert quick[0] == 1 and max(quick) == 16 and sum(quick) == 40
+
+
+def test_a_pipe_of_three_stages_on_one_terminal_draws_one_display(tmp_path) -> None:
+    inputs = photos(tmp_path / "in", 3)
+    oldphoto = f"{sys.executable} -m oldphoto"
+    line = (f"{oldphoto} age {' '.join(inputs)} --seed 1 | {oldphoto} detect "
+            f"| {oldphoto} gray -o {tmp_path / 'out'}")
+    leader, follower = pty.openpty()
+    env = {**os.environ, "OLDPHOTO_LOAD_PLUGINS": "", "COLUMNS": "120", "TERM": "xterm"}
+    process = subprocess.Popen(["bash", "-o", "pipefail", "-c", line], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=follower, env=env)
+    os.close(follower)
+    seen = b""
+    while select.select([leader], [], [], 60)[0]:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert process.wait(timeout=60) == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
+    assert "3/3" in text and "gray" in text
+    assert "age " not in text and "detect" not in text  # the upstream stages stay quiet
+    assert len(list((tmp_path / "out").iterdir())) == 3
