@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from oldphoto.aging import to_grey
+from oldphoto.denoise.classical import extreme_mask
 from oldphoto.denoise.genuine import spared_indices
 from oldphoto.denoise.regions import (  # noqa: F401  (public here too: tests and benches)
     REGION_TOLERANCE,
@@ -79,7 +80,7 @@ def extreme_density(grey: np.ndarray, tile: int = 16, extreme: np.ndarray | None
     large seed windows and leave narrow genuine regions unprotected.
     """
     if extreme is None:
-        extreme = (grey <= EXTREME_TOLERANCE) | (grey >= 1.0 - EXTREME_TOLERANCE)
+        extreme = extreme_mask(grey)
     height, width = extreme.shape
     if height < 2 * tile or width < 2 * tile:
         return float(extreme.mean())
@@ -166,7 +167,7 @@ def auto_threshold(grey: np.ndarray, difference: np.ndarray | None = None) -> fl
     """
     if difference is None:
         difference = min_neighbour_difference(grey)
-    ordinary = (grey > EXTREME_TOLERANCE) & (grey < 1.0 - EXTREME_TOLERANCE)
+    ordinary = ~extreme_mask(grey)
     values = difference[ordinary] if ordinary.any() else difference.ravel()
     if values.size == 0:
         return DEFAULT_THRESHOLD
