@@ -7,6 +7,7 @@ import pytest
 from _synthetic import synthetic_photo
 
 import oldphoto.denoise.detect as detection
+import oldphoto.denoise.regions as region_rule
 from oldphoto.aging import salt_and_pepper
 from oldphoto.denoise.detect import (
     AUTO_MAX,
@@ -134,13 +135,13 @@ def test_region_growth_by_graph_and_by_propagation_agree() -> None:
     noisy, _ = salt_and_pepper(regions_photo(), 0.3, np.random.default_rng(3))
     size = seed_window(0.3)
     padded = np.pad(noisy, 3 * size // 2, constant_values=np.nan)
-    for polarity in (detection._BLACK, detection._WHITE):
+    for polarity in (region_rule._BLACK, region_rule._WHITE):
         seeds = np.flatnonzero(polarity.own(padded))
-        seeds = detection._seeds(padded, seeds, size, polarity)
+        seeds = region_rule._seeds(padded, seeds, size, polarity)
         assert seeds.size > 100
         for part in (seeds[:10], seeds[::7], seeds):
-            sparse = detection._grow_sparse(padded, part, size, polarity)
-            dense = detection._grow_dense(padded, part, size, polarity)
+            sparse = region_rule._grow_sparse(padded, part, size, polarity)
+            dense = region_rule._grow_dense(padded, part, size, polarity)
             np.testing.assert_array_equal(np.sort(sparse), np.sort(dense))
 
 

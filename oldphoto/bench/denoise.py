@@ -178,8 +178,9 @@ def markdown_table(record: dict) -> str:
 
 def print_table(record: dict) -> None:
     """The same table, with rich, on stderr."""
-    from rich.console import Console
     from rich.table import Table
+
+    from oldphoto.console import rich_console
 
     table = Table(title=f"{record['data']} ({record['noise']}): PSNR dB / SSIM")
     table.add_column("method")
@@ -193,7 +194,7 @@ def print_table(record: dict) -> None:
             ssim = "" if entry["ssim"] is None else f" / {entry['ssim']:.3f}"
             cells.append(f"{entry['psnr']:.2f}{ssim}")
         table.add_row(method["label"], *cells, f"{method['seconds_per_mp']:.3f}")
-    Console(stderr=True).print(table)
+    rich_console().print(table)
 
 
 def run_bench(
@@ -209,17 +210,14 @@ def run_bench(
     every: int = 1,
 ) -> dict:
     """The ``oldphoto bench denoise`` command."""
-    from rich.console import Console
-    from rich.progress import Progress
-
+    from oldphoto.console import Progress
     from oldphoto.denoise.images import read_folder
 
     if noise not in NOISES:
         raise OldphotoError(f"--noise {noise}: expected sp or realistic")
     images = read_folder(data, limit, every)
     methods = build_methods(weights_dir, noise)
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("bench denoise", total=len(images) * len(densities))
+    with Progress("bench denoise", len(images) * len(densities), enabled=True) as progress:
         scores = evaluate(
             images,
             densities,
@@ -227,7 +225,7 @@ def run_bench(
             seed,
             methods,
             with_ssim,
-            advance=lambda: progress.advance(task),
+            advance=progress.advance,
         )
     command = (
         f"oldphoto bench denoise --data {data} --densities "
@@ -263,9 +261,9 @@ def run_speed(
     The image is a mirrored tiling of the first test image, so it has real
     texture; each method runs ``repeats`` times and the best time counts.
     """
-    from rich.console import Console
     from rich.table import Table
 
+    from oldphoto.console import rich_console
     from oldphoto.denoise.images import list_images, read_grey
 
     first = read_grey(list_images(data, 1)[0])
@@ -288,5 +286,5 @@ def run_speed(
         table.add_column(column)
     for row in rows.values():
         table.add_row(row["label"], f"{row['seconds']:.3f}", f"{row['mp_per_s']:.2f}")
-    Console(stderr=True).print(table)
+    rich_console().print(table)
     return {"size": size, "density": density, "methods": rows}

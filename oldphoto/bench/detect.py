@@ -160,12 +160,11 @@ def run_detect_bench(
     thresholds: Sequence[float] = (),
 ) -> dict:
     """The ``oldphoto bench detect`` command (``thresholds``: sweep the 4-neighbour test)."""
-    from rich.console import Console
-
+    from oldphoto.console import rich_console
     from oldphoto.denoise.images import read_folder
 
     images = read_folder(data, limit)
-    console = Console(stderr=True)
+    console = rich_console()
     with console.status(f"bench detect on {len(images)} images"):
         if thresholds:
             results = measure_thresholds(images, densities, noise, seed, thresholds)

@@ -73,11 +73,10 @@ def run_study(
     markdown: Path | None,
 ) -> dict:
     """Every curve of the study, printed on stderr and optionally saved."""
-    from rich.console import Console
-
+    from oldphoto.console import rich_console
     from oldphoto.denoise.images import read_folder
 
-    console = Console(stderr=True)
+    console = rich_console()
     training = read_folder(train_data)
     testing = read_folder(test_data, test_limit)
 
@@ -159,15 +158,13 @@ def run_study(
     return out
 
 
-def _psnr(error_percent: float) -> float:
-    return float(10 * np.log10(100.0 / error_percent)) if error_percent > 0 else 100.0
-
-
 def study_markdown(out: dict) -> str:
     """The study as markdown tables: test error in % (and the PSNR it means)."""
 
+    from oldphoto.metrics import psnr_from_mse
+
     def cell(value: float) -> str:
-        return f"{value:.3f}% ({_psnr(value):.1f} dB)"
+        return f"{value:.3f}% ({psnr_from_mse(value / 100.0):.1f} dB)"
 
     lines = [
         f"Test: {out['test_images']} images of {out['test_data']}; train: "

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from oldphoto.denoise.windows import CHUNK, gather, padded, shifted_views
+from oldphoto.denoise.windows import CHUNK, EXTREME_TOLERANCE, gather, padded, shifted_views
 
-#: Extreme values that DAMF and the adaptive median treat as noise (0 and 255 in 8 bits).
-EXTREME_TOLERANCE = 0.5 / 255.0
 DAMF_MAX_WINDOW = 21
 #: Pixels filled per gather: at most 65536 x 441 x 8 B = 231 MB of window indices.
 FILL_CHUNK = 1 << 16

@@ -1,6 +1,6 @@
 """Genuine pure black and white that the region rule cannot seed: lines, specks in shadows.
 
-The region rule of :mod:`oldphoto.denoise.detect` protects an extreme pixel only
+The region rule of :mod:`oldphoto.denoise.regions` protects an extreme pixel only
 inside a whole window of its own value, so thin black lines, clipped specks in a
 dark shadow and single white highlights were flagged as salt-and-pepper: on
 photos with such pixels the detector's precision at 5% noise fell to 0.95.
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from oldphoto.denoise.windows import flat_nonzero, padded_index
+from oldphoto.denoise.windows import EXTREME_TOLERANCE, flat_nonzero, padded_index, window_sums
 
-#: Extreme pixels are within half an 8-bit step of 0 or 1; context pixels within this.
-EXTREME_TOLERANCE, CONTEXT_TOLERANCE = 0.5 / 255.0, 3.0 / 255.0
+#: Context pixels are within this of 0 or 1 (extreme ones within EXTREME_TOLERANCE).
+CONTEXT_TOLERANCE = 3.0 / 255.0
 CONTEXT_WINDOW = 9
 #: Chance allowed for noise alone to explain a window's count, or a cluster per image.
 CONTEXT_ALPHA, CLUSTER_BUDGET = 1e-4, 0.01
@@ -150,11 +150,9 @@ def _in_context(
 ) -> np.ndarray:
     """Whether the 9x9 window of each of ``centres`` holds more of its own value than
     noise of this density explains (windows clipped at the border, and the expectation too)."""
-    from oldphoto.denoise.detect import _window_sums
-
     if centres.size == 0:
         return np.zeros(0, bool)
-    inside = _window_sums(values.own, padded, centres, CONTEXT_WINDOW).astype(np.int64)
+    inside = window_sums(values.own, padded, centres, CONTEXT_WINDOW).astype(np.int64)
     width, half = padded.shape[1], CONTEXT_WINDOW // 2
     rows, cols = np.divmod(centres, width)
     rows, cols = rows - half, cols - half

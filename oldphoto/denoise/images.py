@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from oldphoto.aging import to_grey
+from oldphoto.codecs import IMAGE_SUFFIXES
 from oldphoto.errors import OldphotoError
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".ppm", ".webp"}
 
 
 def list_images(folder: Path, limit: int | None = None, every: int = 1) -> list[Path]:

@@ -225,8 +225,7 @@ def run_training(
     """The ``oldphoto train denoise-lr`` command: read, fit, save, report on stderr."""
     import time
 
-    from rich.console import Console
-
+    from oldphoto.console import rich_console
     from oldphoto.denoise.features import WINDOWS
     from oldphoto.denoise.images import read_folder
     from oldphoto.denoise.regression import VARIANTS
@@ -239,7 +238,7 @@ def run_training(
     if solver not in SOLVERS:
         raise OldphotoError(f"--solver {solver}: expected lstsq or sgd")
     stages = stages or (2 if variant == "default" else 1)
-    console = Console(stderr=True)
+    console = rich_console()
     started = time.perf_counter()
     with console.status(f"reading {data}"):
         images = read_folder(data, limit)

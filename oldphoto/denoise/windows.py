@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+#: A pixel this close to 0 or 1 counts as extreme (half an 8-bit step), for the
+#: detector, the genuine-extreme tests and DAMF alike.
+EXTREME_TOLERANCE = 0.5 / 255.0
 #: Pixels gathered per block: a block's windows span a few image rows that stay in cache.
 CHUNK = 16384
 
@@ -127,3 +132,36 @@ def refresh_mirror(image_padded: np.ndarray, radius: int) -> None:
     image_padded[-r:] = image_padded[-2 * r : -r][::-1]
     image_padded[:, :r] = image_padded[:, r : 2 * r][:, ::-1]
     image_padded[:, -r:] = image_padded[:, -2 * r : -r][:, ::-1]
+
+
+def window_sums(
+    score: Callable[[np.ndarray], np.ndarray], padded: np.ndarray, centres: np.ndarray, size: int
+) -> np.ndarray:
+    """Sums of ``score`` (bool, or int8 in -1..1) over the size x size windows at ``centres``.
+
+    ``padded`` is the grey image padded with NaN (which scores nothing, so
+    windows are clipped at the borders for free) and ``centres`` are flat
+    indices into it. Few queries gather their windows' values directly; many
+    take running sums along the rows the windows cover (one fast pass), and
+    each window adds up its rows' spans from those, so only candidates pay.
+    The running sums are uint16 and wrap around: window sums stay exact (they
+    are far below 2**15) at half the memory traffic of int32.
+    """
+    width = padded.shape[1]
+    half = size // 2
+    if centres.size * size * size * 8 <= padded.size:
+        windows = padded.ravel()[centres[:, None] + window_offsets(size, width)]
+        return score(windows).sum(axis=1, dtype=np.int32)
+    rows, cols = np.divmod(centres, width)
+    top = rows.min() - half
+    band = padded[top : rows.max() + half + 1]  # whole rows: contiguous, so the score is fast
+    runs = np.zeros((band.shape[0], width + 1), np.uint16)
+    np.cumsum(score(band), axis=1, dtype=np.uint16, out=runs[:, 1:])
+    flat, stride = runs.ravel(), width + 1
+    first = (rows - top - half) * stride + (cols - half)  # each window's top-left
+    sums = np.zeros(centres.size, np.uint16)
+    for row in range(size):
+        start = first + row * stride
+        sums += flat.take(start + size)
+        sums -= flat.take(start)
+    return sums.view(np.int16)
