@@ -73,8 +73,9 @@ def toning_table(folders: list[Path], limit: int = 0, seed: int = 0) -> list[dic
 
 
 def print_toning_table(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from oldphoto.console import rich_console
 
     table = Table(title="colour check: real colour kept, toned and grey photos colourised")
     for column in ("set", "version", "photos", "judged grey", "judged toned", "judged colour", "right"):
@@ -82,4 +83,4 @@ def print_toning_table(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         table.add_row(Path(row["set"]).name, row["version"], str(row["photos"]), str(row["grey"]),
                       str(row["toned"]), str(row["colour"]), f"{row['right']:.3f}")
-    Console(width=max(Console().width, 120)).print(table)
+    rich_console(stderr=False, min_width=120).print(table)
