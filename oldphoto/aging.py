@@ -117,7 +117,7 @@ def realistic_damage(
 
 
 def jpeg_roundtrip(grey: np.ndarray, quality: int) -> np.ndarray:
-    """Encode and decode as JPEG, as a scan saved by an old camera would be."""
+    """Encode and decode as JPEG, as a scan saved by an old camera would be (grey or RGB)."""
     import io
 
     from PIL import Image

@@ -63,6 +63,17 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*")
 
 
+def image_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Every image file under ``folder`` (recursively, by suffix), sorted so runs repeat."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise OldphotoError(f"{folder}: not a folder")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise OldphotoError(f"{folder}: no images found")
+    return files
+
+
 def format_of(name: str) -> str | None:
     """The format a file name asks for, by extension (case-insensitive), or None."""
     suffix = Path(name).suffix.lower()

@@ -33,6 +33,15 @@ def grey_baseline(rgb: np.ndarray) -> np.ndarray:
     of the same shape. This is what doing nothing scores, so every colour
     bench computes it in the same run as the models.
     """
+    return constant_tint(rgb, 0.0, 0.0)
+
+
+def constant_tint(rgb: np.ndarray, a: float, b: float) -> np.ndarray:
+    """The image's own L* under one a*b* everywhere (shapes as :func:`grey_baseline`).
+
+    With a*b* = (4, 12), a warm tint: a control that any colouriser scoring
+    "better than gray" must also beat, or its colour is no more than a cast.
+    """
     import torch
 
     from oldphoto.cielab import lab_to_rgb, rgb_to_lab
@@ -41,9 +50,10 @@ def grey_baseline(rgb: np.ndarray) -> np.ndarray:
     single = batch.ndim == 3
     with torch.no_grad():
         lab = rgb_to_lab(torch.from_numpy(batch[None] if single else batch).permute(0, 3, 1, 2))
-        lab[:, 1:] = 0.0
-        grey = lab_to_rgb(lab).permute(0, 2, 3, 1).numpy().astype(np.float32)
-    return grey[0] if single else grey
+        lab[:, 1] = a
+        lab[:, 2] = b
+        tinted = lab_to_rgb(lab).permute(0, 2, 3, 1).numpy().astype(np.float32)
+    return tinted[0] if single else tinted
 
 
 def ssim(estimate: np.ndarray, truth: np.ndarray) -> float:

@@ -151,16 +151,23 @@ def _run(cls: type[Filter], values: dict[str, Any], run: RunOptions, work: Work,
     return 1 if tally.failed else 0
 
 
-def _setup(filt: Filter) -> None:
+def _call_hook(hook: Any, cls: type[Filter], failure: str = "") -> Any:
+    """A filter's ``setup``, ``finish`` or ``report`` may fail (a plugin's bug): one line
+    naming the filter and its origin, not a traceback (``OLDPHOTO_DEBUG`` shows it)."""
     try:
-        filt.setup()
+        return hook()
     except OldphotoError:
         raise
     except Exception as err:
         if os.environ.get("OLDPHOTO_DEBUG"):
             raise
-        raise OldphotoError(f"filter {filt.name} ({_origin(type(filt))}) failed to set up: "
+        failure = failure or f"{hook.__name__}() failed"
+        raise OldphotoError(f"filter {cls.name} ({_origin(cls)}) {failure}: "
                             f"{type(err).__name__}: {_first_line(err)}") from None
+
+
+def _setup(filt: Filter) -> None:
+    _call_hook(filt.setup, type(filt), "failed to set up")
 
 
 def _draws(sink: Any) -> bool:
@@ -305,19 +312,6 @@ def _fail_all(frames: list[Frame], reason: str, tally: Tally, progress: Progress
 #: A batch should take about this long: the count moves photo by photo on big photos, and a
 #: Ctrl-C loses at most this much work, while small photos still batch up to the filter's size.
 BATCH_SECONDS = 0.5
-
-
-def _call_hook(hook: Any, cls: type[Filter]) -> Any:
-    """``finish`` and ``report`` of a plugin may fail: one line naming it, not a traceback."""
-    try:
-        return hook()
-    except OldphotoError:
-        raise
-    except Exception as err:
-        if os.environ.get("OLDPHOTO_DEBUG"):
-            raise
-        raise OldphotoError(f"filter {cls.name} ({_origin(cls)}): {hook.__name__}() failed: "
-                            f"{type(err).__name__}: {_first_line(err)}") from None
 
 
 #: A batch also closes once it holds this many pixels, before the next frame is read, so a

@@ -148,8 +148,7 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
 def test_hue_balanced_hit_rate_scores_truth_grey_and_a_warm_tint() -> None:
     from skimage.color import lab2rgb
 
-    from oldphoto.bench.colour import constant_tint
-    from oldphoto.metrics import hue_balanced_hit_rate, hue_hits
+    from oldphoto.metrics import constant_tint, hue_balanced_hit_rate, hue_hits
 
     angles = np.radians(np.arange(0, 360, 5.0))  # every hue, equally often, chroma 40
     lab = np.stack([np.full((4, len(angles)), 60.0), 40 * np.cos(angles) + np.zeros((4, 1)),

@@ -12,20 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from oldphoto.codecs import IMAGE_SUFFIXES
+from oldphoto.codecs import image_files
 from oldphoto.colour.evaluate import Scores
-from oldphoto.errors import OldphotoError
-from oldphoto.metrics import grey_baseline, hue_balanced_hit_rate, hue_hits
+from oldphoto.metrics import constant_tint, grey_baseline, hue_balanced_hit_rate, hue_hits
 
 
 def list_images(folder: Path, limit: int = 0) -> list[Path]:
     """All images under ``folder`` (sorted), or ``limit`` evenly spaced ones (all classes)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise OldphotoError(f"--data {folder}: not a folder")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise OldphotoError(f"--data {folder}: no images found")
+    files = image_files(folder)
     if limit and limit < len(files):
         files = [files[i] for i in np.linspace(0, len(files) - 1, limit).round().astype(int)]
     return files
@@ -45,18 +39,6 @@ def is_single_channel(path: Path) -> bool:
 
     with Image.open(path) as image:
         return image.mode in ("L", "LA", "I", "I;16", "1")
-
-
-def constant_tint(rgb: np.ndarray, a: float, b: float) -> np.ndarray:
-    """The image's own L* under one a*b* everywhere: a control no colouriser should lose to."""
-    import torch
-
-    from oldphoto.cielab import lab_to_rgb, rgb_to_lab
-
-    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])
-    lab[:, 1] = a
-    lab[:, 2] = b
-    return lab_to_rgb(lab)[0].permute(1, 2, 0).numpy()
 
 
 #: Trivial controls scored in every run: what a number must beat to mean anything.

@@ -36,6 +36,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
     bench.command("detect")(bench_detect)
     bench.command("colorize")(bench_colorize)
     bench.command("colorize-sheet")(bench_colorize_sheet)
+    bench.command("toning")(bench_toning)
 
 
 @contextmanager
@@ -307,3 +308,15 @@ def bench_colorize_sheet(
 
     with _one_line_errors("bench colorize-sheet"):
         contact_sheet(data, weights, output, count, height, worst=worst)
+
+
+def bench_toning(
+    data: Annotated[list[Path], typer.Option("--data", help="Folder of colour photos; repeat for sets.")],
+    limit: Annotated[int, typer.Option(help="Evenly spaced subset of N photos per set (0 = all).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the made-up print tones.")] = 0,
+) -> None:
+    """How often the colour check keeps real colour and passes toned and grey photos on to colour."""
+    from oldphoto.bench.toning import print_toning_table, toning_table
+
+    with _one_line_errors("bench toning"):
+        print_toning_table(toning_table(data, limit, seed))

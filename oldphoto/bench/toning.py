@@ -9,26 +9,16 @@ decides for each.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from oldphoto.aging import jpeg_roundtrip
 from oldphoto.colour.toning import colour_kind, tone
 
 #: (name, hue range in degrees, chroma range) of the print tones the bench makes.
 TONES = (("sepia", (50.0, 85.0), (10.0, 25.0)), ("cyanotype", (230.0, 265.0), (15.0, 30.0)))
-
-
-def _jpeg(rgb: np.ndarray, quality: int = 85) -> np.ndarray:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray((np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)).save(buffer, "JPEG", quality=quality)
-    buffer.seek(0)
-    with Image.open(buffer) as image:
-        return np.asarray(image.convert("RGB"), np.float32) / 255.0
 
 
 def toned_print(grey: np.ndarray, rng: np.random.Generator, kind: str) -> np.ndarray:
@@ -38,7 +28,7 @@ def toned_print(grey: np.ndarray, rng: np.random.Generator, kind: str) -> np.nda
     chroma = rng.uniform(*chromas)
     weight = grey[..., None]
     printed = tone(grey, dark_hue, chroma) * (1 - weight) + tone(grey, light_hue, chroma) * weight
-    return _jpeg(printed + rng.normal(0, 0.01, printed.shape))
+    return jpeg_roundtrip(np.clip(printed + rng.normal(0, 0.01, printed.shape), 0, 1), 85)
 
 
 def toning_table(folders: list[Path], limit: int = 0, seed: int = 0) -> list[dict[str, Any]]:
@@ -58,7 +48,7 @@ def toning_table(folders: list[Path], limit: int = 0, seed: int = 0) -> list[dic
                 "colour": rgb,
                 "sepia": toned_print(grey, rng, "sepia"),
                 "cyanotype": toned_print(grey, rng, "cyanotype"),
-                "grey": _jpeg(np.repeat(grey[..., None], 3, axis=2)),
+                "grey": jpeg_roundtrip(np.repeat(grey[..., None], 3, axis=2), 85),
             }
             for version, pixels in versions.items():
                 judged = colour_kind(pixels)

@@ -83,7 +83,7 @@ def choose(rows: list[dict[str, float]], psnr_slack: float = 0.3,
 def calibrate(weights: Path, truths: list[np.ndarray], size: int, psnr_slack: float = 0.3,
               min_colourfulness: float = 0.6) -> dict[str, Any]:
     """Sweep, choose, and rewrite the checkpoint's record with the chosen read-out."""
-    from oldphoto.colour.models.checkpoint import read_checkpoint
+    from oldphoto.colour.models.checkpoint import read_checkpoint, write_payload
     from oldphoto.colour.pipeline import Colouriser
 
     colouriser = Colouriser(weights, size=size, flip_average=True)
@@ -98,18 +98,15 @@ def calibrate(weights: Path, truths: list[np.ndarray], size: int, psnr_slack: fl
         "spread": 0.0, "min_chroma": 0.0, "work_size": size,
         "calibration": {"rule": rule, "chosen": best, "sweep": rows},
     }
-    tmp = Path(weights).with_name(Path(weights).name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(weights)
+    write_payload(Path(weights), payload)
     return payload["record"]
 
 
 def holdout_truths(scenes: list[str], limit: int = 0) -> list[np.ndarray]:
-    """The held-out scene photos (see train_bins.HOLDOUT_SHARE) as RGB float in [0, 1]."""
-    from oldphoto.colour.crops import held_out, photo_files, read_photos
-    from oldphoto.colour.train_bins import HOLDOUT_SHARE
+    """The held-out scene photos (see crops.HOLDOUT_SHARE) as RGB float in [0, 1]."""
+    from oldphoto.colour.crops import read_photos, scene_files
 
-    files = [p for folder in scenes for p in photo_files(Path(folder)) if held_out(p, HOLDOUT_SHARE)]
+    files = scene_files(scenes, holdout=True)
     if limit:
         files = files[:: max(1, len(files) // limit)][:limit]
     return [photo.astype(np.float32) / 255.0 for photo in read_photos(files)]

@@ -18,25 +18,26 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from oldphoto.colour.data import IMAGE_SUFFIXES, ImageSet
-from oldphoto.errors import OldphotoError
+from oldphoto.codecs import image_files
+from oldphoto.colour.data import ImageSet
 
 #: Crop sides, as shares of a photo's short side.
 CROP_SCALES = (0.4, 1.0)
 
 
-def photo_files(folder: Path) -> list[Path]:
-    """Every image under ``folder``, sorted, so a run is reproducible."""
-    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise OldphotoError(f"--scenes {folder}: no images found")
-    return files
+#: Share of scene photos (by file-name hash) kept out of training for calibration.
+HOLDOUT_SHARE = 0.05
 
 
-def held_out(path: Path, share: float) -> bool:
+def held_out(path: Path, share: float = HOLDOUT_SHARE) -> bool:
     """A stable pseudo-random choice of photos kept back for calibration (by file name)."""
     digest = hashlib.sha1(path.name.encode()).digest()
     return int.from_bytes(digest[:4], "big") / 2**32 < share
+
+
+def scene_files(folders: list[str], holdout: bool) -> list[Path]:
+    """The scene photos of ``folders`` that training uses, or (``holdout``) those it keeps back."""
+    return [p for folder in folders for p in image_files(folder) if held_out(p) == holdout]
 
 
 def read_photos(files: list[Path], cache: Path | None = None) -> list[np.ndarray]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -32,10 +32,10 @@ OutOpt = Annotated[
 ]
 
 
-def _train(kind: str, scenes: list[Path], objects: list[Path] | None, output: Path, backbone: str,
-           steps: int, batch_size: int, crop: int, lr: float, object_share: float, rebalance: float,
-           class_weight: float, save_every: int, seed: int, device: str, threads: int,
-           resume: bool, cache_dir: Path | None, calibrate_on: int, work_size: int, quiet: bool) -> None:
+def _train(kind: str, output: Path, scenes: list[Path], objects: list[Path] | None, device: str,
+           threads: int, resume: bool, cache_dir: Path | None, calibrate_on: int, work_size: int,
+           quiet: bool, **settings: Any) -> None:
+    """Train, then calibrate; ``settings`` are the BinTrainConfig fields the command passes as is."""
     import torch
 
     from oldphoto.colour.calibrate_bins import calibrate, holdout_truths
@@ -46,10 +46,8 @@ def _train(kind: str, scenes: list[Path], objects: list[Path] | None, output: Pa
         torch.set_num_threads(threads)
     config = BinTrainConfig(
         kind=kind, out=str(output), scenes=[str(p) for p in scenes],
-        objects=[str(p) for p in objects or []], object_share=object_share, backbone=backbone,
-        crop=crop, batch_size=batch_size, steps=steps, lr=lr, rebalance=rebalance,
-        class_weight=class_weight, save_every=save_every, seed=seed, device=resolve_device(device),
-        command=shlex.join(["oldphoto", *sys.argv[1:]]),
+        objects=[str(p) for p in objects or []], device=resolve_device(device),
+        command=shlex.join(["oldphoto", *sys.argv[1:]]), **settings,
     )
     cache = cache_dir or output.parent / "cache"
     record = train_bins(config, resume=resume, cache=cache, progress=not quiet)
@@ -93,9 +91,8 @@ def _command(kind: str, summary: str):
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
     ) -> None:
         try:
-            _train(kind, scenes, objects, output, backbone, steps, batch_size, crop, lr, object_share,
-                   rebalance, class_weight, save_every, seed, device, threads, resume, cache_dir,
-                   calibrate_on, work_size, quiet)
+            options = {name: value for name, value in locals().items() if name != "kind"}
+            _train(kind, **options)
         except OldphotoError as err:
             typer.echo(f"oldphoto train {kind}: {err}", err=True)
             raise typer.Exit(2) from None
@@ -116,19 +113,3 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
         "Train the shipped colorize-resnet: a decoder over a frozen ImageNet EfficientNet-Lite "
         "prior on the grey picture, colour as classes over a*b* bins, on crops of scene photos.",
     ))
-    bench.command("toning")(bench_toning)
-
-
-def bench_toning(
-    data: Annotated[list[Path], typer.Option("--data", help="Folder of colour photos; repeat for sets.")],
-    limit: Annotated[int, typer.Option(help="Evenly spaced subset of N photos per set (0 = all).")] = 0,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the made-up print tones.")] = 0,
-) -> None:
-    """How often the colour check keeps real colour and passes toned and grey photos on to colour."""
-    from oldphoto.bench.toning import print_toning_table, toning_table
-
-    try:
-        print_toning_table(toning_table(data, limit, seed))
-    except OldphotoError as err:
-        typer.echo(f"oldphoto bench toning: {err}", err=True)
-        raise typer.Exit(2) from None

