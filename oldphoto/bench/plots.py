@@ -43,18 +43,27 @@ def have_matplotlib() -> bool:
     return True
 
 
-def plot_panels(panels: list[Panel], path: Path) -> Path | None:
-    """Draw panels side by side into one PNG; None (and a note on stderr) without matplotlib."""
-    panels = [p for p in panels if p.series]
-    if not panels:
-        raise OldphotoError("nothing to plot: no series with data")
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend, or None (and a note) without it."""
     if not have_matplotlib():
         print(NOTE, file=sys.stderr)
         return None
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    from matplotlib import pyplot
+
+    return pyplot
+
+
+def plot_panels(panels: list[Panel], path: Path) -> Path | None:
+    """Draw panels side by side into one PNG; None (and a note on stderr) without matplotlib."""
+    panels = [p for p in panels if p.series]
+    if not panels:
+        raise OldphotoError("nothing to plot: no series with data")
+    plt = _pyplot()
+    if plt is None:
+        return None
 
     figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
     for axis, panel in zip(axes[0], panels, strict=True):
@@ -108,14 +117,10 @@ def plot_paper_rows(rows: list[dict[str, Any]], path: Path) -> Path | None:
     paired = [r for r in rows if r.get("paper_mse_pct") is not None and r.get("mse_pct") is not None]
     if not paired:
         raise OldphotoError("nothing to plot: no row has both the paper's figure and ours")
-    if not have_matplotlib():
-        print(NOTE, file=sys.stderr)
+    plt = _pyplot()
+    if plt is None:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
     import numpy as np
-    from matplotlib import pyplot as plt
 
     index = np.arange(len(paired))
     figure, axis = plt.subplots(figsize=(1.3 * len(paired) + 3, 4.2))
