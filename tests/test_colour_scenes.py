@@ -104,6 +104,17 @@ def _scene(seed: int, size: tuple[int, int] = (48, 64)) -> np.ndarray:
     return np.clip(rgb / rgb.max(), 0, 1).astype(np.float32)
 
 
+def _scene_folder(tmp_path: Path, count: int) -> Path:
+    """A folder of ``count`` made-up scene photos, as PNG files."""
+    from PIL import Image
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    for seed in range(count):
+        Image.fromarray((_scene(seed, (72, 96)) * 255).astype(np.uint8)).save(scenes / f"p{seed}.png")
+    return scenes
+
+
 def test_toned_grey_and_colour_photos_are_told_apart() -> None:
     rng = np.random.default_rng(3)
     for seed in range(5):
@@ -118,15 +129,10 @@ def test_toned_grey_and_colour_photos_are_told_apart() -> None:
 
 
 def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
-    from PIL import Image
-
     from oldphoto.colour.pipeline import Colouriser
     from oldphoto.colour.train_bins import BinTrainConfig, train_bins
 
-    scenes = tmp_path / "scenes"
-    scenes.mkdir()
-    for seed in range(6):
-        Image.fromarray((_scene(seed, (72, 96)) * 255).astype(np.uint8)).save(scenes / f"p{seed}.png")
+    scenes = _scene_folder(tmp_path, 6)
     backbone = tmp_path / "lite.pth"
     torch.save(tiny_efficientnet().state_dict(), backbone)
     for kind in ("colorize-cnn", "colorize-resnet"):
@@ -162,3 +168,35 @@ def test_hue_balanced_hit_rate_scores_truth_grey_and_a_warm_tint() -> None:
     # pooled counts, not a mean of per-image rates: an image with few colourful pixels weighs little
     counts = hue_hits(truth, truth) + hue_hits(truth.mean(axis=2), truth)
     assert hue_balanced_hit_rate(counts) == pytest.approx(0.5, abs=0.03)
+
+
+def test_thumbnails_get_their_own_calibrated_read_out(tmp_path: Path) -> None:
+    from oldphoto.colour.calibrate_bins import calibrate
+    from oldphoto.colour.models.checkpoint import read_checkpoint, write_payload
+    from oldphoto.colour.pipeline import Colouriser
+    from oldphoto.colour.train_bins import BinTrainConfig, train_bins
+
+    scenes = _scene_folder(tmp_path, 4)
+    out = tmp_path / "cnn.pt"
+    train_bins(BinTrainConfig(kind="colorize-cnn", out=str(out), scenes=[str(scenes)], crop=64,
+                              batch_size=2, steps=2, save_every=2), progress=False)
+    record = calibrate(out, [_scene(5, (72, 96))], 64, small_truths=[_scene(6, (32, 32))],
+                       small_source="made-up thumbnails")
+    small = record["small_photos"]
+    assert small["max_short_side"] == 64
+    assert {small["temperature"], small["saturation"]} <= {row[key] for row in small["calibration"]["sweep"]
+                                                           for key in ("temperature", "gain")}
+    # a thumbnail is read out with its own gain, a larger photo with the scene one
+    payload = read_checkpoint(out)
+    payload["record"]["small_photos"]["saturation"] = 0.0
+    payload["record"]["saturation"] = 1.0
+    write_payload(out, payload)
+    colouriser = Colouriser(out)
+    (thumb, _), (photo, _) = colouriser.colourise([_scene(7, (40, 40)).mean(axis=2),
+                                                    _scene(7, (96, 96)).mean(axis=2)])
+    assert np.ptp(thumb, axis=2).max() < 2e-3  # gain 0: left grey
+    assert np.ptp(photo, axis=2).max() > 0.01
+    # what the user asks for applies to every size
+    forced = Colouriser(out, saturation=1.0)
+    thumb_forced, _ = forced.colourise([_scene(7, (40, 40)).mean(axis=2)])[0]
+    assert np.ptp(thumb_forced, axis=2).max() > 0.01

@@ -80,9 +80,20 @@ def choose(rows: list[dict[str, float]], psnr_slack: float = 0.3,
     return max(near, key=lambda r: r["colourfulness_ratio"])
 
 
+#: Photos with a short side up to this are thumbnails (CIFAR-10, Tiny ImageNet): the model
+#: is less sure of their colour, so they get a read-out of their own when one is calibrated.
+SMALL_SHORT_SIDE = 64
+
+
 def calibrate(weights: Path, truths: list[np.ndarray], size: int, psnr_slack: float = 0.3,
-              min_colourfulness: float = 0.6) -> dict[str, Any]:
-    """Sweep, choose, and rewrite the checkpoint's record with the chosen read-out."""
+              min_colourfulness: float = 0.6, small_truths: list[np.ndarray] | None = None,
+              small_source: str = "") -> dict[str, Any]:
+    """Sweep, choose, and rewrite the checkpoint's record with the chosen read-out.
+
+    With ``small_truths`` (thumbnails), a second read-out is chosen for photos
+    whose short side is at most ``SMALL_SHORT_SIDE``, by the best PSNR alone:
+    there the bold setting chosen for scenes costs more than a decibel.
+    """
     from oldphoto.colour.models.checkpoint import read_checkpoint, write_payload
     from oldphoto.colour.pipeline import Colouriser
 
@@ -92,12 +103,23 @@ def calibrate(weights: Path, truths: list[np.ndarray], size: int, psnr_slack: fl
     payload = read_checkpoint(Path(weights))
     rule = (f"highest hue-balanced hit rate within {psnr_slack} dB of the best PSNR, colourfulness "
             f">= {min_colourfulness} of the truth's, on {len(truths)} held-out scene photos at size {size}")
-    payload["record"] = {
+    record = {
         **payload["record"], "calibrated_with": shlex.join(["oldphoto", *sys.argv[1:]]),
         "temperature": best["temperature"], "saturation": best["gain"],
         "spread": 0.0, "min_chroma": 0.0, "work_size": size,
         "calibration": {"rule": rule, "chosen": best, "sweep": rows},
     }
+    record.pop("small_photos", None)
+    if small_truths:
+        small_rows = sweep(colouriser, small_truths)
+        chosen = max(small_rows, key=lambda r: r["gain_db"])
+        record["small_photos"] = {
+            "max_short_side": SMALL_SHORT_SIDE, "temperature": chosen["temperature"],
+            "saturation": chosen["gain"],
+            "calibration": {"rule": f"best PSNR on {len(small_truths)} thumbnails from {small_source}",
+                            "chosen": chosen, "sweep": small_rows},
+        }
+    payload["record"] = record
     write_payload(Path(weights), payload)
     return payload["record"]
 
@@ -110,3 +132,21 @@ def holdout_truths(scenes: list[str], limit: int = 0) -> list[np.ndarray]:
     if limit:
         files = files[:: max(1, len(files) // limit)][:limit]
     return [photo.astype(np.float32) / 255.0 for photo in read_photos(files)]
+
+
+def thumbnail_truths(folders: list[str], limit: int) -> list[np.ndarray]:
+    """``limit`` thumbnails spread evenly over the object folders' files, as RGB float in [0, 1].
+
+    They come from the training folders (standard practice: settings are chosen
+    on train); a run of a few thousand steps shows the model each one about once.
+    Photos stored grey hold no colour to choose by and are left out.
+    """
+    from oldphoto.codecs import image_files
+    from oldphoto.colour.crops import read_photos
+
+    files = [path for folder in folders for path in image_files(folder)]
+    if not files or limit <= 0:
+        return []
+    photos = read_photos(files[:: max(1, len(files) // limit)][:limit])
+    coloured = [photo for photo in photos if np.ptp(photo.astype(np.int16), axis=2).max() > 2]
+    return [photo.astype(np.float32) / 255.0 for photo in coloured]

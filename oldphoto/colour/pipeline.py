@@ -28,6 +28,7 @@ class Prepared:
     lightness: torch.Tensor  # (1, 1, H, W) in L* units
     work: torch.Tensor  # (1, 1, h_pad, w_pad) normalised to [0, 1]
     valid: tuple[int, int]  # (h, w) of the unpadded working image
+    small: bool = False  # short side within the checkpoint's small-photo read-out
 
 
 #: The longest a working image may be, in multiples of the working size (panoramas).
@@ -61,6 +62,28 @@ def _pad_to(height: int, width: int, fixed: int | None, multiple: int) -> tuple[
     if fixed:
         return fixed, fixed
     return -(-height // multiple) * multiple, -(-width // multiple) * multiple
+
+
+@dataclass
+class SmallReadout:
+    """The gain and annealing temperature used for photos whose short side is at most ``max_short_side``."""
+
+    max_short_side: int
+    saturation: float
+    temperature: float | None
+
+    @classmethod
+    def from_record(cls, entry: dict[str, Any] | None, saturation: float, temperature: float,
+                    usual_saturation: float, usual_temperature: float | None) -> SmallReadout | None:
+        """The checkpoint's small-photo read-out; what the user set explicitly overrides it."""
+        if not entry:
+            return None
+        return cls(
+            int(entry["max_short_side"]),
+            usual_saturation if saturation >= 0 else float(entry["saturation"]),
+            usual_temperature if temperature >= 0 or usual_temperature is None
+            else float(entry["temperature"]),
+        )
 
 
 class Colouriser:
@@ -97,6 +120,10 @@ class Colouriser:
             self.model.temperature = (
                 float(record.get("temperature", self.model.temperature)) if temperature < 0 else temperature
             )
+        #: a read-out calibrated apart for thumbnails (record["small_photos"]), where the
+        #: model is less sure; a gain or temperature given by the user applies to every size.
+        self.small = SmallReadout.from_record(record.get("small_photos"), saturation, temperature,
+                                              self.saturation, getattr(self.model, "temperature", None))
         self.detector, self.gate = self._load_detector(detector, gate)
 
     def prepare(self, pixels: np.ndarray) -> Prepared:
@@ -104,24 +131,25 @@ class Colouriser:
         lightness = photo_lightness(torch.from_numpy(np.asarray(pixels)))[None, None]
         height, width = lightness.shape[-2:]
         h, w = working_shape(height, width, self.size, fit_inside=bool(self.fixed))
-        small = lightness / 100.0
+        small = self.small is not None and min(height, width) <= self.small.max_short_side
+        work = lightness / 100.0
         if (h, w) != (height, width):
-            small = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+            work = F.interpolate(work, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
         pad_h, pad_w = _pad_to(h, w, self.fixed, self.multiple)
-        small = F.pad(small, (0, pad_w - w, 0, pad_h - h), mode="replicate")
-        return Prepared(lightness, small.to(self.device), (h, w))
+        work = F.pad(work, (0, pad_w - w, 0, pad_h - h), mode="replicate")
+        return Prepared(lightness, work.to(self.device), (h, w), small)
 
     @torch.no_grad()
     def colourise(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, dict[str, Any]]]:
         """RGB (H, W, 3) float32 for each grey or colour input, with class and confidence."""
         prepared = [self.prepare(image) for image in images]
         results: list[Any] = [None] * len(images)
-        groups: dict[tuple[int, int], list[int]] = {}
+        groups: dict[tuple[int, int, bool], list[int]] = {}
         for index, item in enumerate(prepared):
-            groups.setdefault(tuple(item.work.shape[-2:]), []).append(index)
-        for members in groups.values():
+            groups.setdefault((*item.work.shape[-2:], item.small), []).append(index)
+        for (_, _, small), members in groups.items():
             batch = torch.cat([prepared[i].work for i in members])
-            ab, logits, _ = self._predict(batch)
+            ab, logits, _ = self._predict_at(batch, small)
             probs = torch.softmax(logits, 1) if logits is not None else None
             p_grey = self._bw_probability(batch)
             if p_grey is not None:
@@ -157,6 +185,18 @@ class Colouriser:
         logits = self.detector(grey) + self.detector(grey.flip(3))
         return torch.softmax(0.5 * logits, 1)[:, 1]
 
+    def _predict_at(
+        self, batch: torch.Tensor, small: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """``_predict`` under the small-photo temperature where it applies."""
+        if not small or self.small is None or self.small.temperature is None:
+            return self._predict(batch)
+        usual, self.model.temperature = self.model.temperature, self.small.temperature
+        try:
+            return self._predict(batch)
+        finally:
+            self.model.temperature = usual
+
     def _predict(
         self, batch: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
@@ -174,7 +214,8 @@ class Colouriser:
 
     def _finish(self, item: Prepared, ab: torch.Tensor) -> np.ndarray:
         h, w = item.valid
-        ab = widen_spread(ab[:, :, :h, :w] * self.saturation, self.spread).cpu()
+        gain = self.small.saturation if item.small and self.small is not None else self.saturation
+        ab = widen_spread(ab[:, :, :h, :w] * gain, self.spread).cpu()
         ab = F.interpolate(ab, size=item.lightness.shape[-2:], mode="bilinear", align_corners=False)
         return photo_rgb(item.lightness[0, 0], ab[0]).numpy()
 

@@ -34,11 +34,11 @@ OutOpt = Annotated[
 
 def _train(kind: str, output: Path, scenes: list[Path], objects: list[Path] | None, device: str,
            threads: int, resume: bool, cache_dir: Path | None, calibrate_on: int, work_size: int,
-           quiet: bool, **settings: Any) -> None:
+           calibrate_small: int, quiet: bool, **settings: Any) -> None:
     """Train, then calibrate; ``settings`` are the BinTrainConfig fields the command passes as is."""
     import torch
 
-    from oldphoto.colour.calibrate_bins import calibrate, holdout_truths
+    from oldphoto.colour.calibrate_bins import calibrate, holdout_truths, thumbnail_truths
     from oldphoto.colour.train_bins import BinTrainConfig, train_bins
     from oldphoto.device import resolve_device
 
@@ -53,9 +53,14 @@ def _train(kind: str, output: Path, scenes: list[Path], objects: list[Path] | No
     record = train_bins(config, resume=resume, cache=cache, progress=not quiet)
     if calibrate_on:
         truths = holdout_truths(config.scenes, calibrate_on)
-        record = calibrate(output, truths, work_size)
+        small = thumbnail_truths(config.objects, calibrate_small)
+        record = calibrate(output, truths, work_size, small_truths=small,
+                           small_source=" + ".join(config.objects))
         chosen = record["calibration"]["chosen"]
         typer.echo(f"calibrated on {len(truths)} held-out photos: {chosen}", err=True)
+        if "small_photos" in record:
+            typer.echo(f"thumbnails ({len(small)}): {record['small_photos']['calibration']['chosen']}",
+                       err=True)
     typer.echo(f"wrote {output} ({record.get('steps_done', 0)} steps)", err=True)
 
 
@@ -86,6 +91,9 @@ def _command(kind: str, summary: str):
                              "OUTPUT).")] = None,
         calibrate_on: Annotated[int, typer.Option(help="After training, choose the read-out on this many "
                                 "held-out scene photos (0 = skip).")] = 200,
+        calibrate_small: Annotated[int, typer.Option(help="Also choose a read-out of its own for "
+                                   "thumbnails (short side <= 64 px) on this many --objects photos "
+                                   "(0 = one read-out for all sizes).")] = 400,
         work_size: Annotated[int, typer.Option(min=32, help="Working size the filter will use: the short "
                              "side the network sees.")] = 224,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
