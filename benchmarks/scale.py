@@ -27,7 +27,7 @@ import imageio.v3 as iio
 import numpy as np
 from common import BIN, ROOT, machine, other_heavy_processes, photo
 
-START, END = "<!-- scale -->", "<!-- /scale -->"
+MARKS = ("<!-- scale -->", "<!-- /scale -->")
 SCENES = ROOT.parent / "shared" / "data" / "scenes" / "val"
 CHAIN = "detect | denoise-lr | colorize-cnn"
 #: What is timed per photo: each stage alone, then the restoring chain (one decode, one encode).
@@ -133,15 +133,18 @@ def jobs_speedup(work: Path, source: Path, rounds: int) -> list[dict[str, object
     return rows
 
 
-def markdown(costs: list[dict[str, object]], runs: list[dict[str, object]], photos: int,
-             command: str, busy: list[str]) -> str:
+def markdown(costs: list[dict[str, object]], runs: list[dict[str, object]], source: str,
+             command: str, busy: list[str], marks: tuple[str, str]) -> str:
     info = machine()
-    out = [START, "## Scale: cost per photo of each stage, and --jobs", "",
+    title = "cost per photo of each stage, and --jobs" if costs else f"--jobs on {source}"
+    out = [marks[0], f"## Scale: {title}", "",
            f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with `{command}` on "
            f"{info['cores']} cores ({info['cpu']}).", ""]
     if busy:
         out += ["Other processes were using the CPU: " + "; ".join(busy) + ".", ""]
-    out += ["Each stage's whole command (`oldphoto STAGE folder -r -o out/ -q`: decode, filter, "
+    if costs:
+        out += [
+            "Each stage's whole command (`oldphoto STAGE folder -r -o out/ -q`: decode, filter, "
             "encode) with OMP_NUM_THREADS=1, on N photos, minus the same command on one photo "
             "(start-up and model loading), divided by N - 1. CPU seconds (user + system) are "
             "core-seconds, what an archive pays for and the figure least changed by other jobs; "
@@ -149,33 +152,37 @@ def markdown(costs: list[dict[str, object]], runs: list[dict[str, object]], phot
             "sample, `detect`, `denoise-lr` and the chain it grey with 10% salt-and-pepper.", "",
             "| stage | MP | CPU s per photo | wall s per photo | first photo, wall s (start-up "
             "included) | load average before -> after |", "|---|---|---|---|---|---|"]
-    for row in costs:
-        stage = str(row["stage"]).replace("|", "\\|")  # a pipe inside a table cell
-        out.append(f"| {stage} | {row['mp']:g} | {row['cpu']:.3f} | {row['wall']:.3f} | "
-                   f"{row['first']:.2f} | {row['load']} |")
-    out += ["", f"`oldphoto chain \"{CHAIN}\" aged/ -r -o out/ --jobs N` on {photos} photos of "
-            "the shared scenes (validation set, 0.05-0.3 MP, aged with `age --seed 1`); the "
-            "settings take turns in each round. OMP_NUM_THREADS is unset (`--jobs 2` gives each "
-            "worker one torch thread) except in the last row of each round, one process on one "
-            "thread. Speed-up: against `--jobs 1` of the same round. CPU s: user + system of "
-            "every process, workers included.", "",
-            "| round | --jobs | OMP_NUM_THREADS | wall s | speed-up | CPU s | load average "
-            "before -> after |", "|---|---|---|---|---|---|---|"]
-    for row in runs:
-        base = next(r["seconds"] for r in runs if r["round"] == row["round"]
-                    and r["jobs"] == 1 and r["threads"] is None)
-        out.append(f"| {row['round']} | {row['jobs']} | {row['threads'] or 'unset'} | "
-                   f"{row['seconds']:.1f} | {base / row['seconds']:.2f}x | {row['cpu']:.1f} | "
-                   f"{row['load']} |")
-    return "\n".join([*out, END]) + "\n"
+        for row in costs:
+            stage = str(row["stage"]).replace("|", "\\|")  # a pipe inside a table cell
+            out.append(f"| {stage} | {row['mp']:g} | {row['cpu']:.3f} | {row['wall']:.3f} | "
+                       f"{row['first']:.2f} | {row['load']} |")
+        out.append("")
+    if runs:
+        out += [
+            f"`oldphoto chain \"{CHAIN}\" IN/ -r -o out/ --jobs N` on {source}; the settings "
+            "take turns in each round. OMP_NUM_THREADS is unset (`--jobs 2` gives each worker "
+            "one torch thread, `--jobs 1` lets torch take both cores) except in the last row of "
+            "each round, one process on one thread. Speed-up: the same round's `--jobs 1` wall "
+            "time over this row's, with OMP_NUM_THREADS unset and set to 1. CPU s: user + system "
+            "of every process, workers included.", "",
+            "| round | --jobs | OMP_NUM_THREADS | wall s | speed-up (unset) | speed-up (1 thread) "
+            "| CPU s | load average before -> after |", "|---|---|---|---|---|---|---|---|"]
+        for row in runs:
+            same = [r for r in runs if r["round"] == row["round"] and r["jobs"] == 1]
+            unset = next(r["seconds"] for r in same if r["threads"] is None)
+            one = next(r["seconds"] for r in same if r["threads"] == 1)
+            out.append(f"| {row['round']} | {row['jobs']} | {row['threads'] or 'unset'} | "
+                       f"{row['seconds']:.1f} | {unset / row['seconds']:.2f}x | "
+                       f"{one / row['seconds']:.2f}x | {row['cpu']:.1f} | {row['load']} |")
+    return "\n".join([*out, marks[1]]) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
+def write_section(path: Path, section: str, marks: tuple[str, str]) -> None:
     """Replace the marked section of ``path``, or append it."""
     text = path.read_text() if path.exists() else ""
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
+    if marks[0] in text and marks[1] in text:
+        head, rest = text.split(marks[0], 1)
+        text = head + section.rstrip("\n") + rest.split(marks[1], 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text)
@@ -186,16 +193,31 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--quick", action="store_true", help="Smoke test: few, small runs.")
     parser.add_argument("--skip", default="", help="costs or jobs: skip that part.")
+    parser.add_argument("--jobs-mp", type=float, default=None, metavar="MP",
+                        help="Only --jobs, on copies of the sample at MP megapixels (its own "
+                             "section) instead of the shared scenes.")
+    parser.add_argument("--photos", type=int, default=None, help="Photos for --jobs (40).")
+    parser.add_argument("--rounds", type=int, default=None, help="Rounds of --jobs (2).")
     args = parser.parse_args()
     sizes = {0.25: 3} if args.quick else {1.0: 6, 12.0: 3}
-    photos, rounds = (8, 1) if args.quick else (40, 2)
+    photos = args.photos or (8 if args.quick else 40)
+    rounds = args.rounds or (1 if args.quick else 2)
     busy = other_heavy_processes()
+    marks = MARKS
     with tempfile.TemporaryDirectory(prefix="oldphoto-scale-") as tmp:
         work = Path(tmp)
-        costs = [] if "costs" in args.skip else stage_costs(work, sizes)
-        runs = [] if "jobs" in args.skip else jobs_speedup(work, scenes(work, photos), rounds)
+        if args.jobs_mp:
+            marks = (f"<!-- scale-jobs-{args.jobs_mp:g} -->", f"<!-- /scale-jobs-{args.jobs_mp:g} -->")
+            source = f"{photos} copies of the sample at {args.jobs_mp:g} MP, grey with 10% noise"
+            costs = []
+            runs = jobs_speedup(work, make_photos(work / "in", photos, args.jobs_mp, True), rounds)
+        else:
+            source = (f"{photos} photos of the shared scenes (validation set, 0.05-0.3 MP, aged "
+                      "with `age --seed 1`)")
+            costs = [] if "costs" in args.skip else stage_costs(work, sizes)
+            runs = [] if "jobs" in args.skip else jobs_speedup(work, scenes(work, photos), rounds)
     command = shlex.join(["python", "benchmarks/scale.py", *sys.argv[1:]])
-    write_section(args.out, markdown(costs, runs, photos, command, busy))
+    write_section(args.out, markdown(costs, runs, source, command, busy, marks), marks)
     log(f"wrote {args.out}")
 
 
