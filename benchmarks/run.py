@@ -604,7 +604,9 @@ def main() -> None:
     shown = [a for i, a in enumerate(sys.argv[1:]) if a != "--json"
              and (i == 0 or sys.argv[i] != "--json")]  # --json only saves raw numbers
     command = shlex.join(["python", "benchmarks/run.py", *shown])
-    args.out.write_text(markdown(report, command))
+    kept = args.out.read_text() if args.out.exists() else ""  # benchmarks/scale.py's section
+    kept = kept[kept.find("<!-- scale -->"):] if "<!-- scale -->" in kept else ""
+    args.out.write_text(markdown(report, command) + ("\n" + kept if kept else ""))
     if args.json:
         args.json.write_text(json.dumps(report.__dict__, indent=2, default=str) + "\n")
     log(f"wrote {args.out}")

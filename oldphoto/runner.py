@@ -49,6 +49,7 @@ class RunOptions:
     flatten_rename: bool = False
     quality: int = 95
     compress: str = "deflate"
+    jobs: int = 1
 
 
 @dataclass
@@ -61,7 +62,7 @@ class Tally:
 def run_filter(cls: type[Filter], values: dict[str, Any], run: RunOptions) -> int:
     """Run ``cls`` with option ``values`` as the CLI asked; returns the exit status."""
     prefix = f"oldphoto {cls.name}"
-    inputs = list(run.inputs)
+    inputs = list(run.inputs or [])
     if not inputs:
         if sys.stdin.isatty():
             raise OldphotoError("no input: give image files or folders (-r), or pipe an image "
@@ -96,6 +97,13 @@ def _run_all(cls: type[Filter], values: dict[str, Any], run: RunOptions, inputs:
             items[i] = replace(items[i], name=name)
     todo, skipped = not_done(items, sink)
     try:
+        if run.jobs > 1:
+            from oldphoto.scale.jobs import refuse_jobs, run_jobs
+
+            refuse_jobs(run.jobs, items, sink, count.many)
+            if len(todo) > 1:
+                return run_jobs(cls, values, run, Work(todo, skipped, count.frames, None),
+                                sink, prefix)
         with signals_end_the_run():
             return _run(cls, values, run, Work(todo, skipped, count.frames, stdin), sink, prefix)
     except BaseException as err:
@@ -131,7 +139,7 @@ def _run(cls: type[Filter], values: dict[str, Any], run: RunOptions, work: Work,
     draw = not run.quiet and _draws(sink)
     with Progress(cls.name, work.total, enabled=draw, completed=work.skipped) as progress:
         try:
-            for batch in _batches(iter_frames(work.items, work.stdin), max(1, cls.batch_size)):
+            for batch in _batches(iter_frames(work.items, work.stdin), max(1, filt.batch_size)):
                 _run_batch(filt, batch, sink, tally, progress, prefix, device)
             for note in sink.close():
                 progress.log(f"{prefix}: {note}")
@@ -251,8 +259,15 @@ def _run_batch(filt: Filter, batch: list[Frame | Failure], sink: Any, tally: Tal
         _fail_all(frames, f"filter {filt.name} ({_origin(type(filt))}) {problem}", tally,
                   progress, prefix)
         return
+    record = filt.record  # a chain's names the device its last stage ran on
     for frame in results:
-        frame.meta.setdefault("history", []).append({**filt.record, "device": device})
+        if isinstance(frame, Failure):  # a chain's stage failed on this frame alone
+            tally.failed += 1
+            progress.log(f"{prefix}: {frame.message}")
+            progress.advance(1)
+            continue
+        frame.meta.setdefault("history", []).append(
+            {**record, "device": record.get("device", device)})
         with GUARD.writing():  # a Ctrl-C now waits until the photo is written and counted
             _write(frame, sink, tally, progress, prefix)
 
@@ -288,7 +303,7 @@ def _bad_results(results: object, expected: int) -> str | None:
     if not isinstance(results, list | tuple):
         return f"returned {type(results).__name__}, not a list of frames"
     for result in results:
-        if not isinstance(result, Frame):
+        if not isinstance(result, Frame | Failure):
             return f"returned {type(result).__name__}, not a Frame"
     if len(results) != expected:
         return f"returned {len(results)} frames for {expected}"

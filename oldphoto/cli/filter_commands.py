@@ -72,6 +72,11 @@ def _common_parameters() -> list[inspect.Parameter]:
             False, "--flatten-rename", rich_help_panel=COMMON,
             help="When two inputs would be written to one output name (d1/a.png d2/a.png), "
                  "name the later ones a-2.png, a-3.png... Default: refuse before any work.")),
+        param("jobs", int, typer.Option(
+            1, "--jobs", "-j", min=1, metavar="N", rich_help_panel=COMMON,
+            help="Worker processes sharing the inputs (each loads its models once; the "
+                 "cores are divided among them). Writes files only: needs -o FOLDER/ and "
+                 "files or folders as inputs.")),
         param("quiet", bool, typer.Option(
             False, "--quiet", "-q", rich_help_panel=COMMON,
             help="Print nothing but errors.")),
@@ -148,23 +153,33 @@ def build_command(cls: type[Filter]) -> Callable[..., None]:
 
     def command(**kwargs: Any) -> None:
         run = RunOptions(**{k: kwargs.pop(k) for k in list(kwargs) if k in common})
-        run.inputs = run.inputs or []
-        try:
-            status = run_filter(cls, kwargs, run)
-        except OldphotoError as err:
-            typer.echo(f"oldphoto {cls.name}: {err}", err=True)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
-        raise typer.Exit(status)
+        run_and_exit(cls.name, lambda: run_filter(cls, kwargs, run))
 
     parameters = _common_parameters() + [_option_parameter(o) for o in cls.options]
-    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    command.__annotations__ = {p.name: p.annotation for p in parameters}
-    command.__annotations__["return"] = None
+    with_signature(command, parameters)
     command.__name__ = cls.name.replace("-", "_")
     command.__doc__ = _help_text(cls)
     return command
+
+
+def run_and_exit(name: str, action: Callable[[], int]) -> None:
+    """Run a command's work and exit with its status: an OldphotoError is one line (2),
+    Ctrl-C is 130."""
+    try:
+        status = action()
+    except OldphotoError as err:
+        typer.echo(f"oldphoto {name}: {err}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    raise typer.Exit(status)
+
+
+def with_signature(command: Callable[..., None], parameters: list[inspect.Parameter]) -> None:
+    """Give ``command(**kwargs)`` the signature typer reads its options from."""
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__annotations__["return"] = None
 
 
 def _help_text(cls: type[Filter]) -> str:

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from oldphoto import __version__
+from oldphoto.cli.chain_command import add_chain_command
 from oldphoto.cli.filter_commands import CONTEXT, add_filter_commands, use_panels
 from oldphoto.errors import OldphotoError
 from oldphoto.plugins import register_commands, registered_filters
@@ -40,6 +41,7 @@ def build_app() -> typer.Typer:
             typer.echo(f"{name:18} {info.origin:24} {info.cls.summary}")
 
     add_filter_commands(app, registered_filters())
+    add_chain_command(app)
     register_commands(app, train, bench)
     use_panels(app, train, bench)
     app.add_typer(train, name="train", rich_help_panel="Models")

@@ -1,0 +1,1 @@
+"""Scaling out: several filters in one process (``chain``), several processes (``--jobs``)."""
