@@ -94,8 +94,22 @@ def session(device: str, threads: int = 0) -> Iterator[str]:
     dist.init_process_group(backend)
     try:
         yield device
+    except RuntimeError as err:
+        if not _peer_lost(err):
+            raise
+        raise OldphotoError(f"rank {dist.get_rank()}: another process of the job stopped "
+                            "(its own message says why)") from None
     finally:
         dist.destroy_process_group()
+
+
+def _peer_lost(err: RuntimeError) -> bool:
+    """A collective that failed because another rank exited (say, on a bad --data)."""
+    import torch.distributed as dist
+
+    text = str(err)
+    return (isinstance(err, getattr(dist, "DistBackendError", ()))
+            or "closed by peer" in text or "Connection reset" in text)
 
 
 def barrier() -> None:
