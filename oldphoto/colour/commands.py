@@ -144,18 +144,17 @@ def trainer(app: typer.Typer, name: str, shared: tuple[str, ...] = COLOUR,
 
 def _prepare(
     data: list[Path], size: int, val_split: float, val_limit: int, limit: int, seed: int,
-    cache_dir: Path | None, threads: int,
+    cache_dir: Path | None,
 ) -> tuple[Any, Any]:
     import numpy as np
-    import torch
 
     from oldphoto.colour.data import load_image_set, merge, split
+    from oldphoto.colour.distributed import main_first
 
-    if threads:
-        torch.set_num_threads(threads)
     if not data:
         raise OldphotoError("--data is required")
-    full = merge([load_image_set(path, size, cache_dir=cache_dir) for path in data])
+    with main_first():  # rank 0 fills the cache, the others read it
+        full = merge([load_image_set(path, size, cache_dir=cache_dir) for path in data])
     train_set, val_set = split(full, val_split, seed)
     if limit:
         pick = np.random.default_rng(seed).permutation(len(train_set))[:limit]
@@ -183,40 +182,52 @@ def _run(kind: str, arch: dict[str, Any], options: dict[str, Any],
     """Shared tail of every trainer: data, config, optional model, train, summary.
 
     ``fields`` are the trainer's own TrainConfig fields (``loss``, ``oversample``).
+    Under torchrun it runs on every rank (:mod:`oldphoto.colour.distributed`).
     """
-    from oldphoto.colour.tasks import task_for
-    from oldphoto.colour.training import TrainConfig, train
+    from oldphoto.colour.distributed import session, world
     from oldphoto.device import resolve_device
 
     try:
-        device = resolve_device(options["device"])
-        train_set, val_set = _prepare(
-            options["data"], options["size"], options["val_split"], options["val_limit"],
-            options["limit"], options["seed"], options["cache_dir"], options["threads"],
-        )
-        arch = with_classes({**arch, "work_size": options["size"]}, len(train_set.classes))
-        init = options.get("init")
-        task_loss = getattr(task_for(kind), "loss_name", None)
-        config = TrainConfig(
-            kind=kind, arch=arch, device=device, init=str(init or ""),
-            command=shlex.join(["oldphoto", *sys.argv[1:]]),
-            out=str(options["output"]),
-            **{key: value for key, value in options.items() if key not in _NOT_CONFIG},
-            data=[str(p) for p in options["data"]],
-            **({"loss": task_loss} if task_loss else {}), **fields,
-        )
-        model = None
-        if model_factory is not None:
-            import torch
-
-            torch.manual_seed(options["seed"])  # --seed covers the initial weights too
-            model = model_factory(arch, init)
-        record = train(config, train_set, val_set, model=model, resume=options["resume"],
-                       progress=not options["quiet"])
+        with session(resolve_device(options["device"]), options["threads"]) as device:
+            record, out = _train_here(kind, arch, options, device, model_factory, fields)
+            main = world().main
     except OldphotoError as err:
         typer.echo(f"oldphoto train {kind}: {err}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"{config.out}: {record['val']}")
+    if main:
+        typer.echo(f"{out}: {record['val']}")
+
+
+def _train_here(kind: str, arch: dict[str, Any], options: dict[str, Any], device: str,
+                model_factory: ModelFactory | None, fields: dict[str, Any]) -> tuple[dict, str]:
+    """Data, config, optional model, train: what one process does; returns (record, output)."""
+    from oldphoto.colour.tasks import task_for
+    from oldphoto.colour.training import TrainConfig, train
+
+    train_set, val_set = _prepare(
+        options["data"], options["size"], options["val_split"], options["val_limit"],
+        options["limit"], options["seed"], options["cache_dir"],
+    )
+    arch = with_classes({**arch, "work_size": options["size"]}, len(train_set.classes))
+    init = options.get("init")
+    task_loss = getattr(task_for(kind), "loss_name", None)
+    config = TrainConfig(
+        kind=kind, arch=arch, device=device, init=str(init or ""),
+        command=shlex.join(["oldphoto", *sys.argv[1:]]),
+        out=str(options["output"]),
+        **{key: value for key, value in options.items() if key not in _NOT_CONFIG},
+        data=[str(p) for p in options["data"]],
+        **({"loss": task_loss} if task_loss else {}), **fields,
+    )
+    model = None
+    if model_factory is not None:
+        import torch
+
+        torch.manual_seed(options["seed"])  # --seed covers the initial weights too
+        model = model_factory(arch, init)
+    record = train(config, train_set, val_set, model=model, resume=options["resume"],
+                   progress=not options["quiet"])
+    return record, config.out
 
 
 def _cnn_from_init(arch: dict[str, Any], init: Path | None) -> Any:

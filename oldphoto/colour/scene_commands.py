@@ -35,22 +35,25 @@ OutOpt = Annotated[
 def _train(kind: str, output: Path, scenes: list[Path], objects: list[Path] | None, device: str,
            threads: int, resume: bool, cache_dir: Path | None, calibrate_on: int, work_size: int,
            calibrate_small: int, quiet: bool, **settings: Any) -> None:
-    """Train, then calibrate; ``settings`` are the BinTrainConfig fields the command passes as is."""
-    import torch
+    """Train, then calibrate; ``settings`` are the BinTrainConfig fields the command passes as is.
 
+    Under torchrun every rank trains (:mod:`oldphoto.colour.distributed`); rank 0 calibrates.
+    """
     from oldphoto.colour.calibrate_bins import calibrate, holdout_truths, thumbnail_truths
+    from oldphoto.colour.distributed import session, world
     from oldphoto.colour.train_bins import BinTrainConfig, train_bins
     from oldphoto.device import resolve_device
 
-    if threads:
-        torch.set_num_threads(threads)
-    config = BinTrainConfig(
-        kind=kind, out=str(output), scenes=[str(p) for p in scenes],
-        objects=[str(p) for p in objects or []], device=resolve_device(device),
-        command=shlex.join(["oldphoto", *sys.argv[1:]]), **settings,
-    )
-    cache = cache_dir or output.parent / "cache"
-    record = train_bins(config, resume=resume, cache=cache, progress=not quiet)
+    with session(resolve_device(device), threads) as rank_device:
+        config = BinTrainConfig(
+            kind=kind, out=str(output), scenes=[str(p) for p in scenes],
+            objects=[str(p) for p in objects or []], device=rank_device,
+            command=shlex.join(["oldphoto", *sys.argv[1:]]), **settings,
+        )
+        cache = cache_dir or output.parent / "cache"
+        record = train_bins(config, resume=resume, cache=cache, progress=not quiet)
+        if not world().main:
+            return
     if calibrate_on:
         truths = holdout_truths(config.scenes, calibrate_on)
         small = thumbnail_truths(config.objects, calibrate_small)

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from oldphoto.colour.bins import occupied_centres, rebalanced_cross_entropy, rebalancing_weights
 from oldphoto.colour.crops import HOLDOUT_SHARE, CropSampler, read_photos, scene_files
+from oldphoto.colour.distributed import main_first, rank_generator, replicate, world
 from oldphoto.colour.lab import rgb_to_lab
 from oldphoto.colour.models.checkpoint import save_checkpoint
 from oldphoto.colour.models.efficientnet import find_pretrained, load_efficientnet
@@ -116,11 +117,17 @@ def load_training_photos(config: BinTrainConfig, cache: Path | None) -> tuple[li
 
 def train_bins(config: BinTrainConfig, resume: bool = False, cache: Path | None = None,
                progress: bool = True) -> dict[str, Any]:
-    """Run (or go on with) a training run; writes ``config.out`` every ``save_every`` steps."""
+    """Run (or go on with) a training run; writes ``config.out`` every ``save_every`` steps.
+
+    Under torchrun every rank draws its own crops (``--batch-size`` per process)
+    and only rank 0 writes and prints.
+    """
     out = Path(config.out)
+    me = world()
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
-    photos, objects = load_training_photos(config, cache)
+    with main_first():  # rank 0 fills the photo cache, the others read it
+        photos, objects = load_training_photos(config, cache)
     sampler = CropSampler(photos, objects, config.object_share if objects is not None else 0.0, config.crop)
     state = None
     if resume:
@@ -138,14 +145,15 @@ def train_bins(config: BinTrainConfig, resume: bool = False, cache: Path | None 
     optimiser = torch.optim.Adam(trainable, lr=config.lr)
     average = {k: v.detach().clone() for k, v in model.state_dict().items()}
     start, history, commands = 0, [], [config.command]
+    rng = rank_generator(rng, config.seed)
     if state is not None:
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         average = state["average"]
         start, history = int(state["step"]), list(state["history"])
         commands = [*state["commands"], config.command]
-        rng = np.random.default_rng(config.seed + start)
-    centres_t = model.centres
+        rng = rank_generator(np.random.default_rng(config.seed + start), config.seed + start)
+    centres_t, replica = model.centres, replicate(model)
     started, running = time.time(), 0.0
     for step in range(start, config.steps):
         model.train()
@@ -154,13 +162,15 @@ def train_bins(config: BinTrainConfig, resume: bool = False, cache: Path | None 
         rgb, labels = sampler.sample(config.batch_size, rng)
         lab = rgb_to_lab(rgb.to(config.device))
         lightness = lab[:, :1] / 100.0
-        logits, class_logits = model.bin_logits(lightness)
+        logits, class_logits = replica.bin_logits(lightness)
         truth_ab = F.adaptive_avg_pool2d(lab[:, 1:], logits.shape[-2:])
         loss = rebalanced_cross_entropy(logits, truth_ab, centres_t, weights)
         labelled = labels >= 0
         if class_logits is not None and config.class_weight > 0 and labelled.any():
             loss = loss + config.class_weight * F.cross_entropy(
                 class_logits[labelled], labels[labelled].to(config.device))
+        elif class_logits is not None and config.class_weight > 0 and me.active:
+            loss = loss + 0.0 * class_logits.sum()  # DDP's static graph: the head takes part always
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -172,11 +182,11 @@ def train_bins(config: BinTrainConfig, resume: bool = False, cache: Path | None 
                     average[key].copy_(value)
         running = loss.item() if step == start else 0.98 * running + 0.02 * loss.item()
         done = step + 1
-        if progress and done % 20 == 0:
+        if progress and me.main and done % 20 == 0:
             rate = (done - start) / max(1e-6, time.time() - started)
             print(f"step {done}/{config.steps} loss {running:.4f} {rate:.2f} steps/s", file=sys.stderr,
                   flush=True)
-        if done % config.save_every == 0 or done == config.steps:
+        if me.main and (done % config.save_every == 0 or done == config.steps):
             history.append({"step": done, "loss": round(running, 5),
                             "seconds": round(time.time() - started, 1)})
             _save(config, arch, average, history, commands, photos, objects)
@@ -209,4 +219,5 @@ def _record(config: BinTrainConfig, history: list, commands: list, photos: list,
         "steps_done": history[-1]["step"] if history else 0,
         "history": history,
         "torch": str(torch.__version__),
+        "world_size": world().size,
     }

@@ -23,6 +23,7 @@ from torch import nn
 
 from oldphoto.colour.calibration import calibrate_output
 from oldphoto.colour.data import ImageSet
+from oldphoto.colour.distributed import replicate, shard, world
 from oldphoto.colour.losses import batch_tensors
 from oldphoto.colour.models.checkpoint import build_model, save_checkpoint
 from oldphoto.colour.tasks import task_for
@@ -145,7 +146,13 @@ def train(
     resume: Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run (or resume) training; returns the final record. Writes config.out each epoch."""
+    """Run (or resume) training; returns the final record. Writes config.out each epoch.
+
+    Under torchrun each rank trains on its share of every epoch (``--batch-size``
+    per process) and only rank 0 validates, writes and draws progress; the
+    others return an empty record.
+    """
+    me = world()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     device = config.device
@@ -155,18 +162,20 @@ def train(
     trainable = [p for p in model.parameters() if p.requires_grad]
     run = _Run(model, torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.l2),
                WeightAverage(model, config.ema))
-    steps_per_epoch = max(1, len(_oversampled(train_set, config.oversample)) // config.batch_size)
+    shared = len(_oversampled(train_set, config.oversample)) // me.size
+    steps_per_epoch = max(1, shared // config.batch_size)
     total = steps_per_epoch * config.epochs
     if resume is not None:
         run.resume(resume, config)
         rng = np.random.default_rng(config.seed + run.start_epoch)
     use_labels = task.uses_labels(config, train_set)
     record: dict[str, Any] = {}
-    with Progress("epoch", total, progress, run.start_epoch * steps_per_epoch) as bar:
+    replica = replicate(model)
+    with Progress("epoch", total, progress and me.main, run.start_epoch * steps_per_epoch) as bar:
         note = ""
         for epoch in range(run.start_epoch, config.epochs):
             model.train()
-            order = rng.permutation(_oversampled(train_set, config.oversample))
+            order = shard(rng.permutation(_oversampled(train_set, config.oversample)))
             started, running = time.time(), 0.0
             for index in range(steps_per_epoch):
                 step = epoch * steps_per_epoch + index
@@ -176,27 +185,29 @@ def train(
                 flip = rng.random(len(chosen)) < 0.5 if config.flip else None
                 lightness, ab, rgb = batch_tensors(train_set.images[chosen], device, flip)
                 labels = torch.from_numpy(train_set.labels[chosen]).to(device) if use_labels else None
-                loss = task.loss(model, config, lightness, ab, rgb, labels)
+                loss = task.loss(replica, config, lightness, ab, rgb, labels)
                 run.optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 run.optimiser.step()
                 run.average.update(model)
                 running = loss.item() if index == 0 else 0.98 * running + 0.02 * loss.item()
                 bar.advance(1, f"epoch {epoch + 1} loss {running:.5f} {note}")
+            if not me.main:
+                continue
             evaluated = build_model(config.arch).to(device)
             evaluated.load_state_dict(run.average.state)
             metrics = task.validate(evaluated, val_set, device)
             seconds = round(time.time() - started, 1)
             run.history.append({"epoch": epoch + 1, "loss": round(running, 6), "seconds": seconds,
-                                **metrics})
+                                "steps": steps_per_epoch, **metrics})
             note = _note(metrics)
             bar.log(f"epoch {epoch + 1}: {note} {metrics}")
             record = _record(config, train_set, val_set, run.history)
             save_checkpoint(Path(config.out), config.kind, config.arch, evaluated, record)
             run.save(config, epoch + 1)
-    if not record and run.history:
+    if not record and run.history and me.main:
         record = _record(config, train_set, val_set, run.history)
-    if config.min_colourfulness > 0 and task.calibrates and run.history:
+    if config.min_colourfulness > 0 and task.calibrates and run.history and me.main:
         record = calibrate_output(config, val_set, record)
     return record
 
@@ -223,4 +234,5 @@ def _record(config: TrainConfig, train_set: ImageSet, val_set: ImageSet, history
         "history": history,
         "val": history[-1] if history else {},
         "torch": str(torch.__version__),
+        "world_size": world().size,
     }
