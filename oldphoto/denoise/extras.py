@@ -4,7 +4,8 @@ The paper's features are linear in the window's pixels, so any fixed average
 of neighbours (a directional mean, the window mean) adds nothing a refit could
 not find. What it cannot form is a *choice*: the mean along the direction the
 window varies least, the median of the directional means, the mean of the
-clean pixels only. These few numbers per flagged pixel are appended to the
+clean pixels only, the 3x3 window in ascending order (so the weights make a
+rank-order filter). These few numbers per flagged pixel are appended to the
 paper's features; the model stays one linear regression over them
 (issue 19 measures what each adds, in docs/denoise.md).
 
