@@ -200,6 +200,8 @@ def train(images: Sequence[np.ndarray], plan: TrainingPlan, record: dict | None 
         for band, is_plain in enumerate(plain):
             if is_plain and stage >= plan.plain_stages:
                 fitted[band] = identity_weights(plan.window, fitted.shape[1])
+            elif is_plain:  # lstsq solved without them already; SGD fitted them jointly
+                fitted[band, feature_count(plan.window):] = 0.0
         stages.append(fitted)
         model = LinearDenoiser(plan.window, plan.variant, np.stack(stages), edges, extras=plan.extras)
         if stage + 1 < plan.stages:  # each design matrix built once: the error, then the round
