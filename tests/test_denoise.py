@@ -281,8 +281,8 @@ def test_prefill_gives_exactly_fill_from_clean(density: float) -> None:
 
 @pytest.mark.parametrize("window", [3, 5, 7])
 def test_denoise_matches_the_plain_formulation(window: int) -> None:
-    """Pre-fill, then each round as (windows @ folded weights) on a fresh copy, as first written."""
-    from oldphoto.denoise.windows import gather, padded
+    """Pre-fill, then each round as (design matrix @ weights) on a fresh copy, as first written."""
+    from oldphoto.denoise.regression import stage_features
 
     model = load_denoiser(shipped_weights("default", window))
     clean = synthetic_photo(12, size=64)
@@ -292,11 +292,75 @@ def test_denoise_matches_the_plain_formulation(window: int) -> None:
         rows, cols = np.nonzero(mask)
         source = fill_from_clean(noisy, mask)
         for stage in range(model.stages):
-            folded = model.folded[stage, model.band(float(mask.mean()))]
-            windows = gather(padded(source, window // 2), rows, cols, window, window // 2)
+            weights = model.weights[stage, model.band(float(mask.mean()))]
+            design = stage_features(source, rows, cols, window, model.extras, mask)
             source = source.copy()
-            source[rows, cols] = np.clip(windows @ folded[1:] + folded[0], 0.0, 1.0)
-        np.testing.assert_allclose(model.denoise(noisy, mask), source, rtol=0, atol=1e-6)
+            source[rows, cols] = np.clip(design @ weights, 0.0, 1.0)
+        np.testing.assert_allclose(model.denoise(noisy, mask), source, rtol=0, atol=1e-5)
+
+
+def test_extras_match_a_per_pixel_reference() -> None:
+    """Edge-directed means, clean means and the sorted 3x3 window, pixel by pixel."""
+    from oldphoto.denoise.extras import EXTRAS, extra_features
+    from oldphoto.denoise.windows import padded
+
+    rng = np.random.default_rng(4)
+    image = rng.random((23, 31)).astype(np.float32)
+    image[rng.random(image.shape) < 0.2] = 0.5  # ties between directions
+    mask = rng.random(image.shape) < 0.6
+    mask[:6, :6] = True  # some windows without a clean pixel
+    source, clean = padded(image, 2), padded(~mask, 2)
+    rows, cols = np.nonzero(mask)
+    got = extra_features(source, clean, (rows + 2) * source.shape[1] + cols + 2, EXTRAS)
+    for k, (r, c) in enumerate(zip(rows + 2, cols + 2, strict=True)):
+        pairs1 = [(source[r, c - 1], source[r, c + 1]), (source[r - 1, c], source[r + 1, c]),
+                  (source[r - 1, c - 1], source[r + 1, c + 1]), (source[r - 1, c + 1], source[r + 1, c - 1])]
+        pairs2 = [(source[r, c - 2], source[r, c + 2]), (source[r - 2, c], source[r + 2, c]),
+                  (source[r - 2, c - 2], source[r + 2, c + 2]), (source[r - 2, c + 2], source[r + 2, c - 2])]
+        means = [(a + b) / 2 for a, b in pairs1]
+        gaps1 = [abs(a - b) for a, b in pairs1]
+        gaps2 = [g + abs(a - b) for g, (a, b) in zip(gaps1, pairs2, strict=True)]
+        expected = [means[int(np.argmin(gaps1))], means[int(np.argmin(gaps2))], float(np.median(means))]
+        for radius in (1, 2):
+            window = source[r - radius : r + radius + 1, c - radius : c + radius + 1]
+            keep = clean[r - radius : r + radius + 1, c - radius : c + radius + 1]
+            expected.append(window[keep].mean() if keep.any() else source[r, c])
+        expected += sorted(source[r - 1 : r + 2, c - 1 : c + 2].ravel())
+        np.testing.assert_allclose(got[k], expected, rtol=0, atol=2e-6)
+
+
+def test_nine_value_sorting_network_sorts_every_zero_one_input() -> None:
+    import itertools
+
+    from oldphoto.denoise.extras import SORT9
+
+    for bits in itertools.product((0, 1), repeat=9):
+        values = list(bits)
+        for i, j in SORT9:
+            if values[i] > values[j]:
+                values[i], values[j] = values[j], values[i]
+        assert values == sorted(values)
+
+
+def test_plain_bands_skip_extras_and_later_rounds() -> None:
+    """Bands below plain_below: no extras, copy rounds after plain_stages; the fast path
+    skips those and still equals the design-matrix path."""
+    from oldphoto.denoise.training import advance, corrupt
+
+    training = [synthetic_photo(seed, size=64) for seed in range(3)]
+    plan = TrainingPlan(densities=(0.1, 0.5), stages=3, extras=("edge1", "sorted3"),
+                        plain_below=0.15, plain_stages=2)
+    model = train(training, plan)
+    assert model.copies.tolist() == [[False, False], [False, False], [True, False]]
+    assert not model.extra_weights[:, 0].any() and model.extra_weights[:, 1].any()
+    clean = synthetic_photo(30, size=64)
+    for density in (0.1, 0.5):
+        sample = corrupt(clean, density, np.random.default_rng(2), "default", model.band_edges)
+        noisy, _ = salt_and_pepper(clean, density, np.random.default_rng(2))
+        fast = model.denoise(noisy, sample.mask)
+        for stage in range(model.stages):
+            advance(sample, model, stage)
+        np.testing.assert_allclose(fast, sample.source, rtol=0, atol=1e-5)
 
 
 def test_train_and_bench_commands_end_to_end(tmp_path) -> None:
@@ -312,8 +376,10 @@ def test_train_and_bench_commands_end_to_end(tmp_path) -> None:
     weights = tmp_path / "w" / "denoise-lr-default.npz"
     run_training(data, (0.2, 0.6), 5, "default", "lstsq", 0, None, 1, weights)
     model = load_denoiser(weights)
-    assert model.stages == 2 and model.weights.shape == (2, 2, 66)
+    extras = 3 + 9  # edge1, edge2, median4 and the sorted 3x3 window: the default's extras
+    assert model.stages == 3 and model.weights.shape == (3, 2, 66 + extras)
     assert "--densities 0.2,0.6" in model.record["command"] and model.record["seed"] == 1
+    assert "--extras edge1,edge2,median4,sorted3" in model.record["command"]
     run_training(data, (0.2,), 5, "paper", "sgd", 0, 2, 1, weights.with_name("denoise-lr-paper.npz"))
     record = run_bench(data, (0.3,), "sp", 0, 2, True, weights.parent, tmp_path / "b.json",
                        tmp_path / "b.md", 1)
@@ -321,3 +387,16 @@ def test_train_and_bench_commands_end_to_end(tmp_path) -> None:
     assert scores["lr_default"] > scores["median"] > scores["noisy"]
     assert "| denoise-lr default |" in (tmp_path / "b.md").read_text()
     assert json.loads((tmp_path / "b.json").read_text())["command"].startswith("oldphoto bench")
+
+
+def test_extras_option_names_only_known_features() -> None:
+    from oldphoto.denoise.extras import DEFAULT_EXTRAS
+    from oldphoto.denoise.training import parse_extras
+
+    assert parse_extras("auto", "default") == DEFAULT_EXTRAS
+    assert parse_extras("auto", "paper") == () == parse_extras("none", "default")
+    assert parse_extras("edge1, sorted3", "default") == ("edge1", "sorted3")
+    with pytest.raises(OldphotoError, match="--extras"):
+        parse_extras("edge1,wavelets", "default")
+    with pytest.raises(OldphotoError, match="extra features"):
+        LinearDenoiser(5, "default", np.zeros((1, 1, 67)), np.array([0.0, 1.0]), extras=("nope",))

@@ -95,3 +95,33 @@ def test_target_on_shared_photos_with_true_extremes(shared_dir) -> None:
     results = np.array([scores(photo, 0.05, seed)[:2] for seed, photo in enumerate(photos)])
     precision, recall = results.mean(axis=0)
     assert precision >= 0.98 and recall >= 0.99
+
+
+@pytest.mark.parametrize("smallest", [2, 3, 6])
+def test_cluster_screen_matches_a_plain_labelling(smallest: int) -> None:
+    """Only pixels with two own neighbours and theirs enter the graph; the clusters
+    found must be those a full 8-connected labelling of the flagged pixels finds."""
+    from scipy.ndimage import label
+
+    from oldphoto.denoise.genuine import _BLACK, _in_large_clusters, _steps, class_bits
+    from oldphoto.denoise.windows import padded_index
+
+    rng = np.random.default_rng(smallest)
+    grey = rng.random((90, 120)).astype(np.float32)
+    black = rng.random(grey.shape) < 0.12
+    black[30, 10:60] = True  # a line, partly not flagged (as if a genuine region)
+    grey[black] = 0.0
+    flagged = black.copy()
+    flagged[30, 40:45] = False
+    bits = class_bits(grey, black, grey >= 1.0, 4)
+    candidates = np.flatnonzero(black & flagged)
+    centres = padded_index(candidates, grey.shape[1], 4)
+    steps = _steps(bits.shape[1])
+    degree = sum(((bits.ravel()[centres + s] & 1) != 0).astype(np.uint8) for s in steps)
+    before = bits.copy()
+    found = _in_large_clusters(centres, degree, bits.ravel(), _BLACK[0], steps, smallest)
+    labels, _ = label(black & flagged, structure=np.ones((3, 3)))
+    sizes = np.bincount(labels.ravel())
+    expected = (sizes[labels.ravel()[candidates]] >= smallest) & (degree > 0)
+    assert np.array_equal(found, expected)
+    assert np.array_equal(bits, before)  # the spare bit is cleared again

@@ -36,9 +36,12 @@ def train_denoise_lr(
     window: Annotated[int, typer.Option(help="Window size: 3, 5 or 7.")] = 5,
     variant: Annotated[str, typer.Option(help="paper (raw window) or default (pre-filled).")] = "default",
     solver: Annotated[str, typer.Option(help="lstsq (exact) or sgd (the paper's).")] = "lstsq",
-    stages: Annotated[int, typer.Option(help="Regression rounds; 0 = 2 for default, 1 for paper.")] = 0,
+    stages: Annotated[int, typer.Option(help="Regression rounds; 0 = 3 for default, 1 for paper.")] = 0,
     limit: Annotated[int | None, typer.Option(help="Use only the first N images.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
+    extras: Annotated[str, typer.Option(
+        help="Extra features: auto (the default variant's), none, or names from "
+        "edge1,edge2,median4,clean3,clean5,sorted3.")] = "auto",
 ) -> None:
     """Fit the denoise-lr regression on clean images corrupted on the fly."""
     from oldphoto.denoise.training import run_training
@@ -53,6 +56,7 @@ def train_denoise_lr(
         limit=limit,
         seed=seed,
         output=output,
+        extras=extras,
     )
 
 

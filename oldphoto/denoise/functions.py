@@ -79,7 +79,8 @@ def denoise_lr(
         The pixels to replace, (H, W) or (H, W, 3); ``None`` runs
         :func:`detect_noise` with its defaults.
     variant : {'default', 'paper'}
-        ``default``: pre-filled window, per-density models, two rounds;
+        ``default``: pre-filled window, edge-directed and rank-order extra
+        features, per-density models, three rounds;
         ``paper``: the paper's 66 features on the raw window.
     window : {3, 5, 7}
         Window size.

@@ -21,12 +21,10 @@ genuine black pixel there, a few too -- but as precision, on every such photo.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-from oldphoto.denoise.windows import EXTREME_TOLERANCE, flat_nonzero, padded_index, window_sums
+from oldphoto.denoise.windows import flat_nonzero, padded_index, window_sums
 
 #: Context pixels are within this of 0 or 1 (extreme ones within EXTREME_TOLERANCE).
 CONTEXT_TOLERANCE = 3.0 / 255.0
@@ -45,58 +43,69 @@ def spared_indices(
     """Flat indices of the extreme pixels in ``flagged`` that are genuine by either test.
 
     ``density`` is the (pepper, salt) density the image shows, e.g. from
-    :func:`oldphoto.denoise.detect.extreme_density` on each mask. The work
-    follows the extreme pixels: one padded copy of the image, then gathers.
+    :func:`oldphoto.denoise.detect.extreme_density` on each mask. One padded
+    byte image of value classes (:func:`class_bits`) serves both extremes; the
+    rest follows the extreme pixels: 8 one-byte gathers each, then the few
+    pixels either test still concerns.
     """
     width = grey.shape[1]
-    padded = np.pad(grey, CONTEXT_WINDOW // 2, mode="constant", constant_values=np.nan)
+    bits = class_bits(grey, black, white, CONTEXT_WINDOW // 2)
+    flat, padded_width = bits.ravel(), bits.shape[1]
+    steps = _steps(padded_width)
     found = []
-    for own, polarity, rate in ((black, _BLACK, density[0]), (white, _WHITE, density[1])):
+    for own, (own_bit, near_bit), rate in ((black, _BLACK, density[0]), (white, _WHITE, density[1])):
         candidates = flat_nonzero(own & flagged)
         if candidates.size == 0:
             continue
         centres = padded_index(candidates, width, CONTEXT_WINDOW // 2)
-        social, near = _neighbour_tests(padded, centres, polarity)
+        around = np.zeros(centres.size, np.uint8)
+        degree = np.zeros(centres.size, np.uint8)
+        for step in steps:
+            value = flat.take(centres + step)
+            around |= value
+            value &= own_bit
+            degree += value
+        degree //= own_bit  # own-valued 8-neighbours
         clustered = np.zeros(candidates.size, bool)
         smallest = cluster_size(rate, grey.size)
-        if smallest is not None and social.any():
-            clustered[social] = _in_large_clusters(centres[social], padded.shape[1], smallest)
+        if smallest is not None and degree.any():
+            clustered = _in_large_clusters(centres, degree, flat, own_bit, steps, smallest)
         found.append(candidates[clustered])
-        rest = np.flatnonzero(near & ~clustered)
-        found.append(candidates[rest[_in_context(padded, grey.shape, centres[rest], rate, polarity)]])
+        rest = np.flatnonzero(((around & near_bit) != 0) & ~clustered)
+        found.append(candidates[rest[_in_context(bits, grey.shape, centres[rest], rate, own_bit)]])
     return np.concatenate(found) if found else np.zeros(0, np.int64)
 
 
-@dataclass(frozen=True)
-class _Values:
-    """Value tests for one extreme; NaN (outside the image) passes neither."""
-
-    own: Callable[[np.ndarray], np.ndarray]
-    near: Callable[[np.ndarray], np.ndarray]
+#: Bits of :func:`class_bits`: (own, near) for black, then for white.
+_BLACK, _WHITE = (1, 2), (4, 8)
+#: A spare bit of the same image, set and cleared again by :func:`_in_large_clusters`.
+_MARK = 16
 
 
-_BLACK = _Values(
-    own=lambda v: v <= EXTREME_TOLERANCE,
-    near=lambda v: (v > EXTREME_TOLERANCE) & (v <= CONTEXT_TOLERANCE),
-)
-_WHITE = _Values(
-    own=lambda v: v >= 1.0 - EXTREME_TOLERANCE,
-    near=lambda v: (v < 1.0 - EXTREME_TOLERANCE) & (v >= 1.0 - CONTEXT_TOLERANCE),
-)
-#: Flat steps to the 8 neighbours are built per padded width; these are (row, col) steps.
-_AROUND = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+def class_bits(grey: np.ndarray, black: np.ndarray, white: np.ndarray, pad: int) -> np.ndarray:
+    """A uint8 image, padded by ``pad`` with 0, of each pixel's class as bits: 1 black,
+    2 near black (within CONTEXT_TOLERANCE, not black), 4 white, 8 near white.
+
+    Two whole-image comparisons replace a float gather and two comparisons per
+    neighbour of every extreme pixel, and bytes are a quarter of the traffic.
+    """
+    height, width = grey.shape
+    bits = np.zeros((height + 2 * pad, width + 2 * pad), np.uint8)
+    low = np.less_equal(grey, CONTEXT_TOLERANCE).view(np.uint8)
+    low += low
+    low -= black.view(np.uint8)  # 1 black, 2 near black
+    high = np.greater_equal(grey, 1.0 - CONTEXT_TOLERANCE).view(np.uint8)
+    high += high
+    high -= white.view(np.uint8)
+    high <<= 2  # 4 white, 8 near white
+    low |= high
+    bits[pad : pad + height, pad : pad + width] = low
+    return bits
 
 
-def _neighbour_tests(padded: np.ndarray, centres: np.ndarray, values: _Values):
-    """Whether each of ``centres`` (flat, padded) has an own-valued 8-neighbour, and a near one."""
-    flat, width = padded.ravel(), padded.shape[1]
-    own = np.zeros(centres.size, bool)
-    near = np.zeros(centres.size, bool)
-    for dr, dc in _AROUND:
-        around = flat.take(centres + dr * width + dc)
-        own |= values.own(around)
-        near |= values.near(around)
-    return own, near
+def _steps(width: int) -> list[int]:
+    """Flat steps to the 8 neighbours in an array ``width`` wide."""
+    return [dr * width + dc for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc]
 
 
 def cluster_size(rate: float, pixels: int) -> int | None:
@@ -110,11 +119,37 @@ def cluster_size(rate: float, pixels: int) -> int | None:
     return max(2, math.ceil(math.log(CLUSTER_BUDGET / pixels) / math.log(growth)))
 
 
-def _in_large_clusters(nodes: np.ndarray, width: int, smallest: int) -> np.ndarray:
-    """Whether each of ``nodes`` (sorted flat indices into an image ``width`` wide, padded
-    so that rows do not touch) lies in an 8-connected cluster of at least ``smallest`` of them."""
+def _in_large_clusters(
+    centres: np.ndarray, degree: np.ndarray, flat: np.ndarray, own_bit: int, steps: list[int],
+    smallest: int,
+) -> np.ndarray:
+    """Whether each of ``centres`` (sorted flat indices into the padded ``flat`` bits,
+    whose own-valued 8-neighbours number ``degree``) lies in an 8-connected cluster of
+    at least ``smallest`` own-valued pixels.
+
+    A cluster of 3 or more has a pixel with 2 own neighbours, and each of its
+    pixels is one or touches one; so only those (a few percent of the noise) and
+    their own-valued neighbours enter the graph, not every pair of impulses.
+    """
+    if smallest <= 2:
+        nodes = centres[degree > 0]
+    else:
+        hubs = centres[degree >= 2]
+        if hubs.size == 0:
+            return np.zeros(centres.size, bool)
+        # Mark the hubs and their own-valued neighbours in a spare bit, read the
+        # mark back at the (sorted, flagged) centres, and clear it: no sorting.
+        reach = (hubs[:, None] + np.asarray(steps)).ravel()
+        reach = np.concatenate([hubs, reach[(flat.take(reach) & own_bit) != 0]])
+        flat[reach] |= _MARK
+        nodes = centres[(flat.take(centres) & _MARK) != 0]
+        flat[reach] &= ~np.uint8(_MARK)
+    width = steps[-1] - 1  # the step down-right is width + 1
     labels = node_components(nodes, (1, width - 1, width, width + 1))  # each link once, forwards
-    return (np.bincount(labels) >= smallest)[labels]
+    large = nodes[(np.bincount(labels) >= smallest)[labels]]
+    if large.size == 0:
+        return np.zeros(centres.size, bool)
+    return large[np.minimum(np.searchsorted(large, centres), large.size - 1)] == centres
 
 
 def node_components(nodes: np.ndarray, steps: tuple[int, ...]) -> np.ndarray:
@@ -146,14 +181,14 @@ def poisson_tail_start(mean: float, alpha: float) -> int:
 
 
 def _in_context(
-    padded: np.ndarray, shape: tuple[int, int], centres: np.ndarray, rate: float, values: _Values
+    bits: np.ndarray, shape: tuple[int, int], centres: np.ndarray, rate: float, own_bit: int
 ) -> np.ndarray:
     """Whether the 9x9 window of each of ``centres`` holds more of its own value than
     noise of this density explains (windows clipped at the border, and the expectation too)."""
     if centres.size == 0:
         return np.zeros(0, bool)
-    inside = window_sums(values.own, padded, centres, CONTEXT_WINDOW).astype(np.int64)
-    width, half = padded.shape[1], CONTEXT_WINDOW // 2
+    inside = window_sums(lambda v: (v & own_bit) != 0, bits, centres, CONTEXT_WINDOW).astype(np.int64)
+    width, half = bits.shape[1], CONTEXT_WINDOW // 2
     rows, cols = np.divmod(centres, width)
     rows, cols = rows - half, cols - half
     tall = np.minimum(rows + half + 1, shape[0]) - np.maximum(rows - half, 0)

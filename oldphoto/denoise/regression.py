@@ -6,9 +6,11 @@ Two variants share one model:
   impulses inside the window poison the features, which is why it falls apart
   at high density.
 - ``default``: the same features, computed after the flagged pixels were
-  pre-filled with the median of their clean neighbours (DAMF's fill), with one
-  weight vector per noise-density band, applied in ``stages`` rounds (each
-  round's output is the next round's window).
+  pre-filled with the median of their clean neighbours (DAMF's fill), plus a
+  few fill estimates a linear map cannot form (:mod:`oldphoto.denoise.extras`:
+  edge-directed means, clean-pixel means), with one weight vector per
+  noise-density band, applied in ``stages`` rounds (each round's output is the
+  next round's window).
 
 Prediction gathers all flagged pixels and makes one matrix-vector product per
 round, with the weights folded onto the window's pixels (the same linear map;
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from oldphoto.denoise.classical import clean_neighbour_median, fill_from_clean_at
+from oldphoto.denoise.extras import EXTRA_RADIUS, EXTRAS, extra_count, extra_features
 from oldphoto.denoise.features import feature_count, fold_weights, window_features
 from oldphoto.denoise.windows import (
     flat_nonzero,
@@ -46,13 +49,17 @@ FORMAT = "oldphoto-denoise-lr/1"
 
 @dataclass
 class LinearDenoiser:
-    """Weights shaped (stages, bands, features); ``band_edges`` split the flagged fraction."""
+    """Weights shaped (stages, bands, features); ``band_edges`` split the flagged fraction.
+
+    The features are the paper's for the window, then the ``extras`` named.
+    """
 
     window: int
     variant: str
     weights: np.ndarray
     band_edges: np.ndarray
     record: dict[str, Any] = field(default_factory=dict)
+    extras: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.weights = np.asarray(self.weights, np.float32)
@@ -61,14 +68,30 @@ class LinearDenoiser:
         self.band_edges = np.asarray(self.band_edges, np.float64)
         if self.variant not in VARIANTS:
             raise OldphotoError(f"unknown denoise-lr variant {self.variant!r}")
+        self.extras = tuple(self.extras)
+        unknown = sorted(set(self.extras) - set(EXTRAS))
+        if unknown:
+            raise OldphotoError(f"unknown extra features {unknown}; known: {', '.join(EXTRAS)}")
         _, bands, features = self.weights.shape
-        if features != feature_count(self.window):
+        base = feature_count(self.window)
+        if features != base + extra_count(self.extras):
             raise OldphotoError(
-                f"weights have {features} features, window {self.window} needs {feature_count(self.window)}"
+                f"weights have {features} features, window {self.window} with "
+                f"extras {list(self.extras)} needs {base + extra_count(self.extras)}"
             )
         if self.band_edges.shape != (bands + 1,):
             raise OldphotoError("weights file: band_edges do not match the number of bands")
-        self.folded = fold_weights(self.weights, self.window).astype(np.float32)
+        self.folded = fold_weights(self.weights[..., :base], self.window).astype(np.float32)
+        self.extra_weights = self.weights[..., base:]
+        copy = np.zeros(self.folded.shape[-1], np.float32)
+        copy[1 + (self.window * self.window) // 2] = 1.0
+        #: (stages, bands): rounds that only copy the centre, skipped by :meth:`denoise`.
+        self.copies = np.all(self.folded == copy, axis=-1) & ~np.any(self.extra_weights, axis=-1)
+
+    @property
+    def radius(self) -> int:
+        """Padding every window and extra feature needs."""
+        return max(self.window // 2, EXTRA_RADIUS if self.extras else 0)
 
     @property
     def stages(self) -> int:
@@ -92,16 +115,22 @@ class LinearDenoiser:
         if flagged == 0:
             return image.copy()
         band = self.band(flagged / mask.size)
-        radius = self.window // 2
+        radius = self.radius
         source = padded(image, radius)
         centres = padded_index(flat_nonzero(mask), mask.shape[1], radius)
         if self.variant == "default":
             prefill(source, image, mask, centres, radius)
+        clean = padded(~mask, radius) if self.extras else None
         offsets = window_offsets(self.window, source.shape[1])
         flat = source.ravel()
         for stage in range(self.stages):
+            if self.copies[stage, band]:
+                continue
             folded = self.folded[stage, band]
             estimate = windowed_dot_at(source, centres, offsets, folded[1:], folded[0])
+            if clean is not None and np.any(self.extra_weights[stage, band]):
+                extra = extra_features(source, clean, centres, self.extras)
+                estimate += extra @ self.extra_weights[stage, band]
             np.clip(estimate, 0.0, 1.0, out=estimate)
             flat[centres] = estimate
             refresh_mirror(source, radius)
@@ -111,7 +140,8 @@ class LinearDenoiser:
         """Write the weights and the JSON record of how they were made."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        record = {**self.record, "format": FORMAT, "window": self.window, "variant": self.variant}
+        record = {**self.record, "format": FORMAT, "window": self.window, "variant": self.variant,
+                  "extras": list(self.extras)}
         with path.open("wb") as handle:
             np.savez(
                 handle,
@@ -145,11 +175,22 @@ def prefill(
     refresh_mirror(source, radius)
 
 
-def stage_features(source: np.ndarray, rows: np.ndarray, cols: np.ndarray, window: int):
-    """Design matrix of the windows of ``source`` centred on the given pixels."""
-    radius = window // 2
-    patches = gather(padded(source, radius), rows, cols, window, radius)
-    return window_features(patches)
+def stage_features(
+    source: np.ndarray, rows: np.ndarray, cols: np.ndarray, window: int,
+    extras: tuple[str, ...] = (), mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """Design matrix of the windows of ``source`` centred on the given pixels: the paper's
+    features, then the ``extras`` (which read the detection ``mask``), as :meth:`denoise` sees them."""
+    radius = max(window // 2, EXTRA_RADIUS if extras else 0)
+    source_padded = padded(source, radius)
+    design = window_features(gather(source_padded, rows, cols, window, radius))
+    if not extras:
+        return design
+    if mask is None:
+        raise ValueError("extra features need the detection mask")
+    centres = (rows.astype(np.int64) + radius) * source_padded.shape[1] + cols + radius
+    extra = extra_features(source_padded, padded(~mask, radius), centres, tuple(extras))
+    return np.concatenate([design, extra], axis=1)
 
 
 def load_denoiser(path: Path) -> LinearDenoiser:
@@ -172,9 +213,12 @@ def load_denoiser(path: Path) -> LinearDenoiser:
         raise OldphotoError(f"{path}: malformed denoise-lr weights (window {window!r})")
     if weights.ndim not in (1, 3) or weights.dtype.kind != "f" or band_edges.ndim != 1:
         raise OldphotoError(f"{path}: malformed denoise-lr weights (shape {weights.shape})")
+    extras = record.get("extras", [])
+    if not isinstance(extras, list) or not all(isinstance(name, str) for name in extras):
+        raise OldphotoError(f"{path}: malformed denoise-lr weights (extras {extras!r})")
     try:
         return LinearDenoiser(window=window, variant=str(record.get("variant")), weights=weights,
-                              band_edges=band_edges, record=record)
+                              band_edges=band_edges, record=record, extras=tuple(extras))
     except OldphotoError as err:
         raise OldphotoError(f"{path}: {err}") from None
 

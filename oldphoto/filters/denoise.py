@@ -39,7 +39,7 @@ class DenoiseLRFilter(Filter):
     summary = "Remove impulse noise with the paper's window linear regression, made strong."
     options = (
         Option("variant", str, "default",
-               "default: pre-filled window, per-density models, two rounds; "
+               "default: pre-filled window, extra features, per-density models, three rounds; "
                "paper: the paper's 66 features on the raw window.",
                choices=("default", "paper")),
         Option("window", int, 5, "Window size (3, 5 or 7).", min=3, max=7),
