@@ -26,7 +26,7 @@ def local_ray() -> Iterator[Any]:
     """One small local Ray instance for the module: starting one costs seconds."""
     ray = pytest.importorskip("ray", reason=NO_RAY)
     pytest.importorskip("ray.data", reason=NO_RAY)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              logging_level=logging.ERROR)
     yield ray
     ray.shutdown()

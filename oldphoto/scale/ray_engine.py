@@ -136,20 +136,25 @@ def _rows(items: list[Item], sink: PathSink) -> tuple[list[dict[str, Any]], list
 
 
 def _connect(ray: Any, address: str | None) -> bool:
-    """Join ``address``, or start a local instance; True when this run must shut it down."""
+    """Join ``address`` (or RAY_ADDRESS), or start a local instance; True when this run must
+    shut it down (a cluster it joined only loses this driver)."""
     if ray.is_initialized():
         return False
     quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
     # Ray's C++ core logs its notices on the driver's stderr; they stay in Ray's log files
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    address = address or os.environ.get("RAY_ADDRESS") or None
     try:
         if address:
             ray.init(address=address, **quiet)
-        else:
-            ray.init(num_cpus=local_cpus(), include_dashboard=False, **quiet)
+        else:  # "local": a new instance, even where `ray start` left one running
+            ray.init(address="local", num_cpus=local_cpus(), include_dashboard=False, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as err:
-        where = f"--address {address}" if address else "a local Ray instance"
-        raise OldphotoError(f"{where}: cannot start ({_first_line(err)})") from None
+        if not address:
+            raise OldphotoError(f"cannot start a local Ray instance ({_first_line(err)})") from None
+        raise OldphotoError(f"--address {address}: cannot join ({_first_line(err)}); is it "
+                            "running? With token authentication, set RAY_AUTH_MODE=token "
+                            "here too") from None
     return True
 
 
