@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import resource
 import shlex
 import subprocess
 import sys
@@ -26,10 +27,13 @@ import imageio.v3 as iio
 import numpy as np
 from common import BIN, ROOT, machine, other_heavy_processes, photo
 
-START, END = "<!-- scale -->", "<!-- /scale -->"
+MARKS = ("<!-- scale -->", "<!-- /scale -->")
 SCENES = ROOT.parent / "shared" / "data" / "scenes" / "val"
-STAGES = ("age", "detect", "denoise-lr", "colorize-cnn", "colorize-resnet")
 CHAIN = "detect | denoise-lr | colorize-cnn"
+#: What is timed per photo: each stage alone, then the restoring chain (one decode, one encode).
+STAGES = {"age": ["age"], "detect": ["detect"], "denoise-lr": ["denoise-lr"],
+          "colorize-cnn": ["colorize-cnn"], "colorize-resnet": ["colorize-resnet"],
+          f"chain \"{CHAIN}\"": ["chain", CHAIN]}
 
 
 def log(message: str) -> None:
@@ -40,16 +44,21 @@ def load() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def timed(args: list[str]) -> float:
-    """Wall seconds of one ``oldphoto ...`` run, OMP_NUM_THREADS unset."""
+def timed(args: list[str], threads: int | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, workers included) of one ``oldphoto ...`` run;
+    OMP_NUM_THREADS unset, or ``threads``."""
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([str(BIN / "oldphoto"), *args, "-q"], env=env, check=False,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         raise RuntimeError(f"{shlex.join(args)}: {done.stderr.decode()[-300:]}")
-    return seconds
+    return seconds, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def make_photos(folder: Path, count: int, megapixels: float, grey_noisy: bool) -> Path:
@@ -68,23 +77,24 @@ def make_photos(folder: Path, count: int, megapixels: float, grey_noisy: bool) -
 
 
 def stage_costs(work: Path, sizes: dict[float, int]) -> list[dict[str, object]]:
-    """Seconds per photo of each stage's whole command (decode, filter, encode), start-up and
-    model loading taken out: (t(N photos) - t(1 photo)) / (N - 1)."""
+    """Seconds per photo of each stage's whole command (decode, filter, encode) on one core,
+    start-up and model loading taken out: (t(N photos) - t(1 photo)) / (N - 1), for CPU
+    seconds (core-seconds, what an archive pays for) and wall seconds."""
     rows = []
     for megapixels, count in sizes.items():
         colour = make_photos(work / f"colour-{megapixels}", count, megapixels, False)
         noisy = make_photos(work / f"noisy-{megapixels}", count, megapixels, True)
-        for stage in STAGES:
-            source = noisy if stage in ("detect", "denoise-lr") else colour
+        for stage, command in STAGES.items():
+            source = colour if stage in ("age", "colorize-cnn", "colorize-resnet") else noisy
             before = load()
-            one = timed([stage, str(source / "p000.png"), "-o", str(work / "one.png"),
-                         "--overwrite"])
-            many = timed([stage, str(source), "-r", "-o", str(work / f"out-{stage}"),
-                          "--overwrite"])
-            each = (many - one) / (count - 1)
-            rows.append({"stage": stage, "mp": megapixels, "each": each, "first": one,
-                         "load": f"{before} -> {load()}"})
-            log(f"{stage} at {megapixels} MP: {each:.3f} s per photo (first photo {one:.2f} s)")
+            one = timed([*command, str(source / "p000.png"), "-o", str(work / "one.png"),
+                         "--overwrite"], threads=1)
+            many = timed([*command, str(source), "-r", "-o", str(work / f"out-{command[0]}"),
+                          "--overwrite"], threads=1)
+            wall, cpu = ((m - o) / (count - 1) for m, o in zip(many, one, strict=True))
+            rows.append({"stage": stage, "mp": megapixels, "cpu": cpu, "wall": wall,
+                         "first": one[0], "load": f"{before} -> {load()}"})
+            log(f"{stage} at {megapixels} MP: {cpu:.3f} CPU s per photo (wall {wall:.3f} s)")
     return rows
 
 
@@ -103,55 +113,76 @@ def scenes(work: Path, count: int) -> Path:
     return work / "aged"
 
 
+#: (--jobs, OMP_NUM_THREADS): the two settings compared, and one process on one thread, to
+#: tell the gain of two processes from the cost of torch's threads on a busy machine.
+SETTINGS = ((1, None), (2, None), (1, 1))
+
+
 def jobs_speedup(work: Path, source: Path, rounds: int) -> list[dict[str, object]]:
-    """``oldphoto chain CHAIN`` with --jobs 1 and 2, taking turns, ``rounds`` times each."""
+    """``oldphoto chain CHAIN`` with each setting, taking turns, ``rounds`` times each."""
     rows = []
     for round_ in range(1, rounds + 1):
-        for jobs in (1, 2):
+        for jobs, threads in SETTINGS:
             before = load()
-            seconds = timed(["chain", CHAIN, str(source), "-r", "-o",
-                             str(work / f"jobs-{jobs}-{round_}"), "--jobs", str(jobs)])
-            rows.append({"round": round_, "jobs": jobs, "seconds": seconds,
-                         "load": f"{before} -> {load()}"})
-            log(f"round {round_}, --jobs {jobs}: {seconds:.1f} s")
+            wall, cpu = timed(["chain", CHAIN, str(source), "-r", "-o",
+                               str(work / f"jobs-{jobs}-{threads}-{round_}"), "--jobs",
+                               str(jobs)], threads)
+            rows.append({"round": round_, "jobs": jobs, "threads": threads, "seconds": wall,
+                         "cpu": cpu, "load": f"{before} -> {load()}"})
+            log(f"round {round_}, --jobs {jobs}, OMP_NUM_THREADS={threads}: {wall:.1f} s")
     return rows
 
 
-def markdown(costs: list[dict[str, object]], runs: list[dict[str, object]], photos: int,
-             command: str, busy: list[str]) -> str:
+def markdown(costs: list[dict[str, object]], runs: list[dict[str, object]], source: str,
+             command: str, busy: list[str], marks: tuple[str, str]) -> str:
     info = machine()
-    out = [START, "## Scale: cost per photo of each stage, and --jobs", "",
+    title = "cost per photo of each stage, and --jobs" if costs else f"--jobs on {source}"
+    out = [marks[0], f"## Scale: {title}", "",
            f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with `{command}` on "
            f"{info['cores']} cores ({info['cpu']}).", ""]
     if busy:
         out += ["Other processes were using the CPU: " + "; ".join(busy) + ".", ""]
-    out += ["Each stage's whole command (`oldphoto STAGE folder -r -o out/ -q`: decode, filter, "
-            "encode) on N photos, minus the same command on one photo (start-up and model "
-            "loading), divided by N - 1. `age` and the colourisers get the colour sample, "
-            "`detect` and `denoise-lr` it grey with 10% salt-and-pepper.", "",
-            "| stage | MP | s per photo | first photo (start-up included) s | load average "
-            "before -> after |", "|---|---|---|---|---|"]
-    for row in costs:
-        out.append(f"| {row['stage']} | {row['mp']:g} | {row['each']:.3f} | {row['first']:.2f} "
-                   f"| {row['load']} |")
-    out += ["", f"`oldphoto chain \"{CHAIN}\" aged/ -r -o out/ --jobs N` on {photos} photos of "
-            "the shared scenes (validation set, 0.05-0.3 MP, aged with `age --seed 1`), "
-            "OMP_NUM_THREADS unset; the two settings take turns.", "",
-            "| round | --jobs | wall s | speed-up | load average before -> after |",
-            "|---|---|---|---|---|"]
-    for row in runs:
-        base = next(r["seconds"] for r in runs if r["round"] == row["round"] and r["jobs"] == 1)
-        out.append(f"| {row['round']} | {row['jobs']} | {row['seconds']:.1f} | "
-                   f"{base / row['seconds']:.2f}x | {row['load']} |")
-    return "\n".join([*out, END]) + "\n"
+    if costs:
+        out += [
+            "Each stage's whole command (`oldphoto STAGE folder -r -o out/ -q`: decode, filter, "
+            "encode) with OMP_NUM_THREADS=1, on N photos, minus the same command on one photo "
+            "(start-up and model loading), divided by N - 1. CPU seconds (user + system) are "
+            "core-seconds, what an archive pays for and the figure least changed by other jobs; "
+            "wall seconds follow the machine's load. `age` and the colourisers get the colour "
+            "sample, `detect`, `denoise-lr` and the chain it grey with 10% salt-and-pepper.", "",
+            "| stage | MP | CPU s per photo | wall s per photo | first photo, wall s (start-up "
+            "included) | load average before -> after |", "|---|---|---|---|---|---|"]
+        for row in costs:
+            stage = str(row["stage"]).replace("|", "\\|")  # a pipe inside a table cell
+            out.append(f"| {stage} | {row['mp']:g} | {row['cpu']:.3f} | {row['wall']:.3f} | "
+                       f"{row['first']:.2f} | {row['load']} |")
+        out.append("")
+    if runs:
+        out += [
+            f"`oldphoto chain \"{CHAIN}\" IN/ -r -o out/ --jobs N` on {source}; the settings "
+            "take turns in each round. OMP_NUM_THREADS is unset (`--jobs 2` gives each worker "
+            "one torch thread, `--jobs 1` lets torch take both cores) except in the last row of "
+            "each round, one process on one thread. Speed-up: the same round's `--jobs 1` wall "
+            "time over this row's, with OMP_NUM_THREADS unset and set to 1. CPU s: user + system "
+            "of every process, workers included.", "",
+            "| round | --jobs | OMP_NUM_THREADS | wall s | speed-up (unset) | speed-up (1 thread) "
+            "| CPU s | load average before -> after |", "|---|---|---|---|---|---|---|---|"]
+        for row in runs:
+            same = [r for r in runs if r["round"] == row["round"] and r["jobs"] == 1]
+            unset = next(r["seconds"] for r in same if r["threads"] is None)
+            one = next(r["seconds"] for r in same if r["threads"] == 1)
+            out.append(f"| {row['round']} | {row['jobs']} | {row['threads'] or 'unset'} | "
+                       f"{row['seconds']:.1f} | {unset / row['seconds']:.2f}x | "
+                       f"{one / row['seconds']:.2f}x | {row['cpu']:.1f} | {row['load']} |")
+    return "\n".join([*out, marks[1]]) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
+def write_section(path: Path, section: str, marks: tuple[str, str]) -> None:
     """Replace the marked section of ``path``, or append it."""
     text = path.read_text() if path.exists() else ""
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
+    if marks[0] in text and marks[1] in text:
+        head, rest = text.split(marks[0], 1)
+        text = head + section.rstrip("\n") + rest.split(marks[1], 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text)
@@ -162,16 +193,31 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--quick", action="store_true", help="Smoke test: few, small runs.")
     parser.add_argument("--skip", default="", help="costs or jobs: skip that part.")
+    parser.add_argument("--jobs-mp", type=float, default=None, metavar="MP",
+                        help="Only --jobs, on copies of the sample at MP megapixels (its own "
+                             "section) instead of the shared scenes.")
+    parser.add_argument("--photos", type=int, default=None, help="Photos for --jobs (40).")
+    parser.add_argument("--rounds", type=int, default=None, help="Rounds of --jobs (2).")
     args = parser.parse_args()
-    sizes = {0.25: 3} if args.quick else {1.0: 8, 12.0: 3}
-    photos, rounds = (8, 1) if args.quick else (40, 3)
+    sizes = {0.25: 3} if args.quick else {1.0: 6, 12.0: 3}
+    photos = args.photos or (8 if args.quick else 40)
+    rounds = args.rounds or (1 if args.quick else 2)
     busy = other_heavy_processes()
+    marks = MARKS
     with tempfile.TemporaryDirectory(prefix="oldphoto-scale-") as tmp:
         work = Path(tmp)
-        costs = [] if "costs" in args.skip else stage_costs(work, sizes)
-        runs = [] if "jobs" in args.skip else jobs_speedup(work, scenes(work, photos), rounds)
+        if args.jobs_mp:
+            marks = (f"<!-- scale-jobs-{args.jobs_mp:g} -->", f"<!-- /scale-jobs-{args.jobs_mp:g} -->")
+            source = f"{photos} copies of the sample at {args.jobs_mp:g} MP, grey with 10% noise"
+            costs = []
+            runs = jobs_speedup(work, make_photos(work / "in", photos, args.jobs_mp, True), rounds)
+        else:
+            source = (f"{photos} photos of the shared scenes (validation set, 0.05-0.3 MP, aged "
+                      "with `age --seed 1`)")
+            costs = [] if "costs" in args.skip else stage_costs(work, sizes)
+            runs = [] if "jobs" in args.skip else jobs_speedup(work, scenes(work, photos), rounds)
     command = shlex.join(["python", "benchmarks/scale.py", *sys.argv[1:]])
-    write_section(args.out, markdown(costs, runs, photos, command, busy))
+    write_section(args.out, markdown(costs, runs, source, command, busy, marks), marks)
     log(f"wrote {args.out}")
 
 

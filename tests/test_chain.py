@@ -124,14 +124,33 @@ def test_chain_skips_finished_outputs_and_never_loads_a_model(tmp_path: Path) ->
     assert "0 done, 2 skipped" in again.stderr.decode()
 
 
-def test_a_stage_failing_on_one_photo_costs_one_line(tmp_path: Path) -> None:
-    """colorize-cnn with weights that do not exist fails at set-up: one line naming it."""
+def test_a_stage_that_cannot_set_up_stops_the_chain_in_one_line(tmp_path: Path) -> None:
     photos = _photos(tmp_path / "in", 2)
-    result = invoke("chain", "detect | colorize-cnn --weights nowhere.pt", str(photos), "-r",
+    result = invoke("chain", "detect | denoise-lr --weights nowhere.npz", str(photos), "-r",
                     "-o", str(tmp_path / "out"))
     lines = result.stderr.decode().strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 1
-    assert lines[0].startswith("oldphoto chain: ") and "--weights nowhere.pt" in lines[0]
+    assert result.returncode == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("oldphoto chain: ") and "nowhere.npz" in lines[0]
+
+
+def test_a_stage_failing_on_one_photo_costs_one_line_and_the_others_go_on(tmp_path: Path) -> None:
+    """A frame whose mask does not fit fails in denoise-lr alone; its neighbour is written."""
+    from oldphoto.frame import Frame
+    from oldphoto.stream import StreamWriter
+
+    saved = tmp_path / "two.oldphoto"
+    with saved.open("wb") as out:
+        writer = StreamWriter(out, 2)
+        pixels = np.full((32, 40), 0.5, np.float32)
+        writer.write(Frame(pixels, {"noise_mask": np.zeros((8, 8), bool)}, {"name": "bad.png"}))
+        writer.write(Frame(pixels, {}, {"name": "good.png"}))
+        writer.close()
+    result = invoke("chain", "denoise-lr | convert", str(saved), "-o", str(tmp_path / "out"))
+    lines = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 1
+    assert lines[0].startswith("oldphoto chain: bad.png: denoise-lr: noise_mask is (8, 8)")
+    assert "1 done, 0 skipped, 1 failed" in lines[-1]
+    assert sorted(_files(tmp_path / "out")) == ["good.png"]
 
 
 @pytest.mark.slow
@@ -146,3 +165,13 @@ def test_chain_with_colorize_equals_the_pipe(tmp_path: Path, torch_one_thread: N
     pipe, chain = iio.imread(tmp_path / "pipe/p0.png"), iio.imread(tmp_path / "chain/p0.png")
     assert chain.shape == pipe.shape and chain.ndim == 3
     assert np.abs(chain.astype(int) - pipe.astype(int)).max() <= 1
+
+
+def test_a_chain_ending_in_score_prints_its_table_at_a_terminal(photo: Path) -> None:
+    from test_cli_conventions import in_a_pty
+
+    status, seen, _ = in_a_pty(["chain", "age --keep-original --seed 1 | detect | denoise-lr "
+                                "| score", str(photo)], b"")
+    text = seen.decode(errors="replace")
+    assert status == 0, text
+    assert "PSNR" in text and "photo.png" in text and "refusing" not in text

@@ -96,3 +96,15 @@ def test_ctrl_c_stops_the_workers_cleanly_and_the_same_command_goes_on(tmp_path:
     again = subprocess.run(command, capture_output=True, check=False, timeout=300)
     assert again.returncode == 0, again.stderr
     assert f"{30 - written} done, {written} skipped" in again.stderr.decode()
+
+
+def test_jobs_never_overwrite_an_input(tmp_path: Path) -> None:
+    """Inputs inside the output folder stay untouched, each refused in one line."""
+    photos = _photos(tmp_path / "in", 3)
+    before = _files(photos)
+    files = [str(p) for p in sorted(photos.glob("*.png"))]
+    result = invoke("age", *files, "-o", str(photos), "-j", "2")
+    lines = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 1
+    assert sum("refusing to overwrite an input" in line for line in lines) == len(files) == 2
+    assert _files(photos) == before

@@ -37,12 +37,17 @@ def build_chain_command() -> Any:
 
     def command(**kwargs: Any) -> None:
         from oldphoto.scale.chain import parse_chain
-        from oldphoto.scale.chained import Chain
+        from oldphoto.scale.chained import chain_class
 
         text = kwargs.pop("chain")
         run = RunOptions(**{k: kwargs.pop(k) for k in list(kwargs) if k in RESERVED_OPTIONS})
         run.engine = "ray" if run.address else run.engine
-        run_and_exit("chain", lambda: run_filter(Chain, {"stages": tuple(parse_chain(text))}, run))
+
+        def work() -> int:
+            stages = tuple(parse_chain(text))
+            return run_filter(chain_class(stages), {"stages": stages}, run)
+
+        run_and_exit("chain", work)
 
     chain = inspect.Parameter("chain", inspect.Parameter.KEYWORD_ONLY, annotation=str,
                               default=typer.Argument(..., metavar="CHAIN", show_default=False,

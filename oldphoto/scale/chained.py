@@ -95,6 +95,17 @@ class Chain(Filter):
         return "; ".join(lines) or None
 
 
+class ReportingChain(Chain):
+    """A chain ending in a report (``... | score``): at a terminal its table is the result."""
+
+    passes_through = True
+
+
+def chain_class(stages: tuple[Stage, ...]) -> type[Chain]:
+    """The chain's class: the last stage says whether a terminal gets the report or a refusal."""
+    return ReportingChain if stages and stages[-1].cls.passes_through else Chain
+
+
 def _failure(frame: Frame, stage: str, reason: str) -> Failure:
     """``a.png: denoise-lr: what went wrong``, without naming the photo twice."""
     reason = reason.removeprefix(f"{frame.name}: ")

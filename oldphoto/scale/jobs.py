@@ -17,6 +17,7 @@ written, then says how many are done; the same command goes on.
 from __future__ import annotations
 
 import contextlib
+import copy
 import multiprocessing
 import os
 import signal
@@ -78,7 +79,7 @@ class Job:
 def run_jobs(cls: type[Filter], values: dict[str, Any], run: Any, work: Any, sink: PathSink,
              prefix: str) -> int:
     """Run ``work`` on ``run.jobs`` processes; returns the exit status, as ``_run`` does."""
-    from oldphoto.runner import Tally, _draws, _summary
+    from oldphoto.runner import Tally, _draws, _interrupted, _summary
 
     try:
         filt = cls(device=run.device, **values)  # checked here, before any worker starts
@@ -89,7 +90,7 @@ def run_jobs(cls: type[Filter], values: dict[str, Any], run: Any, work: Any, sin
             raise OldphotoError(f"--jobs {run.jobs}: {stage.name} reports on every photo at "
                                 "once, so it runs in one process; drop --jobs")
     jobs = min(run.jobs, len(work.items))
-    job = Job(cls, values, run.device, sink, prefix, threads_per_job(jobs),
+    job = Job(cls, values, run.device, _light(sink), prefix, threads_per_job(jobs),
               (codecs.MAX_PIXELS, codecs.QUALITY, codecs.TIFF_COMPRESSION))
     started = time.monotonic()
     draw = not run.quiet and _draws(sink)
@@ -117,10 +118,14 @@ def run_jobs(cls: type[Filter], values: dict[str, Any], run: Any, work: Any, sin
     return 1 if tally.failed or pool.crashes else 0
 
 
-def _interrupted(tally: Any, total: int | None) -> str:
-    from oldphoto.runner import _interrupted as line
-
-    return line(tally, total)
+def _light(sink: PathSink) -> PathSink:
+    """The sink each worker gets: of the inputs it must never overwrite, only those inside the
+    output folder (no output lands elsewhere), so a million inputs are not sent to each worker."""
+    light = copy.copy(sink)
+    if sink.as_folder:
+        target = sink.target.resolve()
+        light.inputs = {path for path in sink.inputs if target in path.parents}
+    return light
 
 
 class _Pool:
