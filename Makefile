@@ -11,6 +11,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# Extras installed with the package; CI adds ray so the Ray engine's tests run (.ci/run).
+EXTRAS ?= test,dev,plot
 
 .PHONY: demo test install clean
 
@@ -18,7 +20,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[test,dev,plot]"
+	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 demo: $(STAMP)

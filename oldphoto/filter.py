@@ -80,6 +80,9 @@ class Filter:
     #: The frames pass on unchanged and the report is the result (``score``): at a
     #: terminal nothing is written, instead of the usual refusal.
     passes_through: ClassVar[bool] = False
+    #: Its model runs on ``--device``: under ``--engine ray --device cuda`` each of its
+    #: actors takes a GPU (filters without one stay on CPU nodes).
+    uses_accelerator: ClassVar[bool] = False
 
     def __init__(self, device: str = "cpu", **values: Any) -> None:
         self.device = device

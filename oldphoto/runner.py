@@ -50,6 +50,8 @@ class RunOptions:
     quality: int = 95
     compress: str = "deflate"
     jobs: int = 1
+    engine: str = "local"  # or "ray": oldphoto.scale.ray_engine
+    address: str | None = None  # the Ray cluster to join; None starts a local instance
 
 
 @dataclass
@@ -97,6 +99,12 @@ def _run_all(cls: type[Filter], values: dict[str, Any], run: RunOptions, inputs:
             items[i] = replace(items[i], name=name)
     todo, skipped = not_done(items, sink)
     try:
+        if run.engine == "ray":
+            from oldphoto.scale.ray_engine import run_on_ray
+
+            with signals_end_the_run():
+                return run_on_ray(values, run, Work(todo, skipped, count.frames, stdin), sink,
+                                  prefix)
         if run.jobs > 1:
             from oldphoto.scale.jobs import refuse_jobs, run_jobs
 

@@ -208,7 +208,9 @@ def test_bad_registrations_cost_one_line_each_and_the_rest_still_register(monkey
 
 
 def test_reserved_option_names_are_the_shared_command_options() -> None:
+    from oldphoto.cli.chain_command import engine_parameters
     from oldphoto.cli.filter_commands import _common_parameters
 
-    assert {p.name for p in _common_parameters()} == plugins.RESERVED_OPTIONS
+    shared = _common_parameters() + engine_parameters()  # the chain's --engine, --address too
+    assert {p.name for p in shared} == plugins.RESERVED_OPTIONS
     assert {"output", "device", "quiet"} <= plugins.RESERVED_OPTIONS

@@ -8,7 +8,7 @@ parameters, built by the same code); the chain's text is parsed by
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, Literal
 
 import typer
 
@@ -41,6 +41,7 @@ def build_chain_command() -> Any:
 
         text = kwargs.pop("chain")
         run = RunOptions(**{k: kwargs.pop(k) for k in list(kwargs) if k in RESERVED_OPTIONS})
+        run.engine = "ray" if run.address else run.engine
 
         def work() -> int:
             stages = tuple(parse_chain(text))
@@ -52,9 +53,27 @@ def build_chain_command() -> Any:
                               default=typer.Argument(..., metavar="CHAIN", show_default=False,
                                                      help='The filters, as in a pipe: '
                                                           '"detect | denoise-lr --window 7".'))
-    with_signature(command, [chain, *_common_parameters()])
+    with_signature(command, [chain, *_common_parameters(), *engine_parameters()])
     command.__doc__ = HELP
     return command
+
+
+def engine_parameters() -> list[inspect.Parameter]:
+    """--engine and --address: where the chain runs (the fields of RunOptions they fill)."""
+    def param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                 annotation=annotation)
+
+    return [
+        param("engine", Literal["local", "ray"], typer.Option(
+            "local", "--engine", rich_help_panel="Scale",
+            help="local: this machine (--jobs N processes). ray: Ray Data, model stages in "
+                 "actor pools (one GPU each under --device cuda); needs oldphoto[ray].")),
+        param("address", str | None, typer.Option(
+            None, "--address", metavar="ADDR", rich_help_panel="Scale", show_default=False,
+            help="The Ray cluster to join (auto, or HOST:6379); implies --engine ray. "
+                 "Default: start a local Ray instance.")),
+    ]
 
 
 def add_chain_command(app: typer.Typer) -> None:

@@ -56,6 +56,7 @@ class _Colorize(Filter):
 
     kind: ClassVar[str]
     batch_size: ClassVar[int] = 16
+    uses_accelerator: ClassVar[bool] = True
 
     def __init__(self, device: str = "cpu", **values: Any) -> None:
         super().__init__(device, **values)
