@@ -23,6 +23,8 @@ HIGH, LOW = (0.4, 0.45), (0.175, 0.25)
 #: a grainless picture is most likely a clean digital photo, where thin dark or light
 #: lines are real detail far more often than damage).
 MAX_SPECK, MIN_LINE, MAX_WIDTH, WIDE_WIDTH = 24, 20, 1.5, 2.5
+#: A long line (LONG_LINE px or more) needs only a seed above LINE_HIGH: a faint scratch.
+LONG_LINE, LINE_HIGH = 40, 0.2
 #: Seeds of dark damage must be darker than DARK_MAX, of light damage lighter than LIGHT_MIN.
 DARK_MAX, LIGHT_MIN = 0.2, 0.8
 #: The score is the top-hat minus CONTEXT times the local mean top-hat (clipped at CLIP,
@@ -39,7 +41,8 @@ def _tophats(clean: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return dark, light
 
 
-def _hysteresis(score: np.ndarray, seeds: np.ndarray, low: float, width: float) -> np.ndarray:
+def _hysteresis(score: np.ndarray, seeds: np.ndarray, low: float, width: float,
+                line_seeds: np.ndarray | None = None) -> np.ndarray:
     """Pixels above ``low`` connected (8-way) to a seed, in components shaped like damage:
     a small speck (at most MAX_SPECK pixels) or a thin line (mean width at most MAX_WIDTH
     across its longer side). Bigger blobs are texture or real detail."""
@@ -47,6 +50,8 @@ def _hysteresis(score: np.ndarray, seeds: np.ndarray, low: float, width: float) 
 
     labels, count = label(score > low, structure=np.ones((3, 3), bool))
     seeded = np.unique(labels[seeds])
+    if line_seeds is not None:
+        seeded = np.union1d(seeded, labels[line_seeds])
     seeded = seeded[seeded > 0]
     if count == 0 or len(seeded) == 0:
         return np.zeros(score.shape, bool)
@@ -54,7 +59,11 @@ def _hysteresis(score: np.ndarray, seeds: np.ndarray, low: float, width: float) 
     boxes = find_objects(labels)  # bounding boxes in one C pass; one entry per component
     span = np.array([max(boxes[i - 1][0].stop - boxes[i - 1][0].start,
                          boxes[i - 1][1].stop - boxes[i - 1][1].start) for i in seeded])
-    shaped = (area <= MAX_SPECK) | ((span >= MIN_LINE) & (area <= width * span))
+    thin = area <= width * span
+    shaped = (area <= MAX_SPECK) | ((span >= MIN_LINE) & thin)
+    if line_seeds is not None:  # a faint seed counts only in a long thin line: a scratch
+        strong = np.isin(seeded, labels[seeds])
+        shaped &= strong | ((span >= LONG_LINE) & thin)
     keep = np.zeros(count + 1, bool)
     keep[seeded[shaped]] = True
     return keep[labels]
@@ -76,7 +85,8 @@ def damage_mask(clean: np.ndarray, sizes: tuple[int, ...] = SIZES, grainy: bool 
                                    strict=True):
             score = tophat - CONTEXT * uniform_filter(np.minimum(tophat, CLIP), WINDOW, mode="mirror")
             mask |= _hysteresis(score, (score > high) & extreme, low,
-                               WIDE_WIDTH if grainy else MAX_WIDTH)
+                               WIDE_WIDTH if grainy else MAX_WIDTH,
+                               score > LINE_HIGH if grainy and size == sizes[0] else None)
     return mask
 
 
