@@ -29,7 +29,7 @@ LONG_LINE, LINE_HIGH = 40, 0.2
 DARK_MAX, LIGHT_MIN = 0.2, 0.8
 #: The score is the top-hat minus CONTEXT times the local mean top-hat (clipped at CLIP,
 #: over WINDOW px): texture has high top-hat everywhere, a speck on a smooth patch does not.
-CONTEXT, CLIP, WINDOW = 3.0, 0.1, 21
+CONTEXT, CLIP, WINDOW = 5.0, 0.1, 21
 
 
 def _tophats(clean: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
