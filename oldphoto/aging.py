@@ -88,9 +88,7 @@ def apply_damage(
     if damage.grain > 0:
         from scipy.ndimage import gaussian_filter
 
-        grain = gaussian_filter(rng.standard_normal((height, width)).astype(np.float32), 0.6)
-        grain *= damage.grain / max(float(grain.std()), 1e-6)
-        grey = grey + grain
+        grey = grey + film_grain(grey, damage.grain, rng)
     grey = np.clip(grey, 0.0, 1.0).astype(np.float32)
     if damage.jpeg_quality > 0:
         grey = jpeg_roundtrip(grey, damage.jpeg_quality)
@@ -107,6 +105,23 @@ def apply_damage(
     if damage.sepia > 0:
         return sepia_tone(grey, damage.sepia), mask
     return grey, mask
+
+
+def film_grain(grey: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """Grain of std ``strength``: slightly correlated (blur 0.5-0.9 px) and stronger in the
+    mid-tones and highlights than in the shadows, as silver grain and scanner noise are."""
+    from scipy.ndimage import gaussian_filter
+
+    grain = gaussian_filter(rng.standard_normal(grey.shape).astype(np.float32),
+                            float(rng.uniform(0.5, 0.9)))
+    grain *= 0.6 + 0.8 * np.sqrt(np.clip(grey, 0.0, 1.0))
+    return grain * (strength / max(float(grain.std()), 1e-6))
+
+
+def realistic_at(strength: float) -> Damage:
+    """The realistic preset with grain, dust and scratches scaled (1: the preset itself)."""
+    return replace(REALISTIC, grain=REALISTIC.grain * strength, dust=REALISTIC.dust * strength,
+                   scratches=max(1, round(REALISTIC.scratches * strength)))
 
 
 def realistic_damage(
@@ -127,48 +142,87 @@ def jpeg_roundtrip(grey: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buffer), np.float32) / 255.0
 
 
+#: Dust speck radii (pixels) and how often each occurs: many tiny specks, few big ones.
+DUST_RADII = (0.5, 1.0, 1.5, 2.0, 3.0)
+DUST_ODDS = (0.35, 0.3, 0.18, 0.12, 0.05)
+
+
+def _disc(radius: float, stretch: float) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column offsets of an ellipse of that radius, stretched across by ``stretch``."""
+    reach = int(np.ceil(radius * max(stretch, 1.0)))
+    dy, dx = np.mgrid[-reach:reach + 1, -reach:reach + 1]
+    inside = (dy / max(radius, 0.5)) ** 2 + (dx / max(radius * stretch, 0.5)) ** 2 <= 1.0
+    return dy[inside], dx[inside]
+
+
 def add_dust(
     grey: np.ndarray, coverage: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Specks of 1 to 3 pixels across, dark or light but rarely pure black or white."""
+    """Specks from 1 to 7 pixels across, round or oval, dark or light, rarely pure black or white.
+
+    Sizes follow :data:`DUST_ODDS`; each size class is drawn at once (no per-pixel loop).
+    """
     height, width = grey.shape
-    count = max(1, int(coverage * height * width / 4.0))
-    rows = rng.integers(0, height, count)
-    cols = rng.integers(0, width, count)
-    sizes = rng.integers(1, 4, count)
-    dark = rng.random(count) < 0.6
-    shades = np.where(dark, rng.uniform(0.0, 0.2, count), rng.uniform(0.8, 1.0, count))
+    mean_area = sum(o * max(1.0, np.pi * r * r) for r, o in zip(DUST_RADII, DUST_ODDS, strict=True))
+    count = max(1, int(coverage * height * width / mean_area))
     mask = np.zeros((height, width), bool)
     values = np.zeros((height, width), np.float32)
-    for dy in range(3):  # a speck is at most 3x3: three shifted copies, no per-pixel loop
-        for dx in range(3):
-            hit = (dy < sizes) & (dx < sizes)
-            r = np.clip(rows[hit] + dy, 0, height - 1)
-            c = np.clip(cols[hit] + dx, 0, width - 1)
-            mask[r, c] = True
-            values[r, c] = shades[hit]
+    kinds = rng.choice(len(DUST_RADII), count, p=DUST_ODDS)
+    for kind, radius in enumerate(DUST_RADII):  # five size classes, each vectorised
+        picked = int(np.count_nonzero(kinds == kind))
+        if not picked:
+            continue
+        dy, dx = _disc(radius, float(rng.uniform(0.7, 1.6)))
+        rows = rng.integers(0, height, picked)[:, None] + dy[None]
+        cols = rng.integers(0, width, picked)[:, None] + dx[None]
+        dark = rng.random(picked) < 0.6
+        shades = np.where(dark, rng.uniform(0.0, 0.2, picked), rng.uniform(0.8, 1.0, picked))
+        inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+        mask[rows[inside], cols[inside]] = True
+        values[rows[inside], cols[inside]] = np.broadcast_to(shades[:, None], rows.shape)[inside]
     out = np.where(mask, values, grey).astype(np.float32)
     return out, mask
 
 
-def add_scratches(
-    grey: np.ndarray, count: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Thin, mostly vertical lines, as a film or print scratched along its length."""
-    height, width = grey.shape
-    mask = np.zeros((height, width), bool)
-    values = np.zeros((height, width), np.float32)
-    for _ in range(count):  # a handful of lines; each is drawn vectorised
+def _scratch_path(height: int, width: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Centre-line pixels of one scratch: a long near-vertical line (as film scratched along
+    its length) or, one time in three, a short curved hairline in any direction."""
+    if rng.random() < 2 / 3:
         length = int(rng.integers(height // 4, height + 1))
         top = int(rng.integers(0, height - length + 1))
         rows = np.arange(top, top + length)
         start = rng.uniform(0, width)
         slope = rng.normal(0, 0.05)
         wobble = np.cumsum(rng.normal(0, 0.15, length))
-        cols = np.clip(np.rint(start + slope * (rows - top) + wobble), 0, width - 1).astype(int)
-        shade = rng.uniform(0.85, 1.0) if rng.random() < 0.7 else rng.uniform(0.0, 0.15)
-        mask[rows, cols] = True
-        values[rows, cols] = shade
+        cols = np.rint(start + slope * (rows - top) + wobble)
+        return rows, cols
+    length = int(rng.integers(12, max(13, min(height, width) // 3)))
+    angle = rng.uniform(0, np.pi) + np.cumsum(rng.normal(0, 0.04, length))  # gently curving
+    rows = rng.uniform(0, height) + np.cumsum(np.sin(angle))
+    cols = rng.uniform(0, width) + np.cumsum(np.cos(angle))
+    return np.rint(rows), np.rint(cols)
+
+
+def add_scratches(
+    grey: np.ndarray, count: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Thin lines, 1 px wide (one in five 2 px), long and near-vertical or short and curved,
+    light or dark, their shade drifting along their length."""
+    height, width = grey.shape
+    mask = np.zeros((height, width), bool)
+    values = np.zeros((height, width), np.float32)
+    for _ in range(count):  # a handful of lines; each is drawn vectorised
+        rows, cols = _scratch_path(height, width, rng)
+        if rng.random() < 0.2:  # a wider scratch: the line and its right neighbour
+            rows, cols = np.concatenate([rows, rows]), np.concatenate([cols, cols + 1])
+        light = rng.random() < 0.7
+        drift = np.cumsum(rng.normal(0, 0.01, len(rows)))
+        shade = (np.clip(rng.uniform(0.85, 1.0) - np.abs(drift), 0.78, 1.0) if light
+                 else np.clip(rng.uniform(0.0, 0.15) + np.abs(drift), 0.0, 0.22))
+        keep = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+        r, c = rows[keep].astype(int), cols[keep].astype(int)
+        mask[r, c] = True
+        values[r, c] = shade[keep]
     return np.where(mask, values, grey).astype(np.float32), mask
 
 

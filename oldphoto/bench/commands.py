@@ -37,6 +37,7 @@ def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) 
     bench.command("colorize")(bench_colorize)
     bench.command("colorize-sheet")(bench_colorize_sheet)
     bench.command("toning")(bench_toning)
+    bench.command("restore")(bench_restore)
 
 
 @contextmanager
@@ -320,3 +321,38 @@ def bench_toning(
 
     with _one_line_errors("bench toning"):
         print_toning_table(toning_table(data, limit, seed))
+
+
+def _numbers(text: str, flag: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise OldphotoError(f"{flag}: {text!r} is not a comma-separated list of numbers") from None
+
+
+def bench_restore(
+    data: Annotated[Path, typer.Option("--data", help="Folder holding the test sets.")] = Path(
+        "../shared/data/denoise"),
+    sets: Annotated[str, typer.Option(help="Sub-folders of --data to score.")] = "BSD68,Set12",
+    sigmas: Annotated[str, typer.Option(help="Gaussian sigmas (0..255 scale).")] = "15,25,50",
+    strengths: Annotated[str, typer.Option(help="Strengths of age --realistic damage.")] = "1,2,3",
+    realistic_on: Annotated[str, typer.Option(help="Sets that also get realistic damage.")] = "BSD68",
+    bm3d_on: Annotated[str, typer.Option(help="Sets that also get BM3D (slow; '' for none).")] = "Set12",
+    limit: Annotated[int | None, typer.Option(help="Use only the first N images of each set.")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the noise.")] = 0,
+    weights: Annotated[Path | None, typer.Option(help="Grain denoiser checkpoint.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write JSON here.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as markdown.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PSNR plot (PNG) here.")] = None,
+) -> None:
+    """restore against median, bilateral, TV, NLM, median + NLM and BM3D, in the same run."""
+    from oldphoto.bench.restore import run_restore_bench, write_outputs
+
+    with _one_line_errors("bench restore"):
+        names = _split(sets) or []
+        record = run_restore_bench(
+            {name: data / name for name in names}, _numbers(sigmas, "--sigmas"),
+            _numbers(strengths, "--strengths"), tuple(_split(realistic_on) or ()),
+            tuple(_split(bm3d_on) or ()), limit, seed, weights)
+        record["command"] = " ".join(["oldphoto", *sys.argv[1:]])
+        write_outputs(record, json_path, markdown, plot)

@@ -39,6 +39,9 @@ class DetectFilter(Filter):
         Option("specks", bool, False,
                "Speck rule: also flag dust specks and thin scratches (3x3 top-hat); "
                "for real scans, costs precision on plain salt-and-pepper."),
+        Option("scratches", bool, False,
+               "Also flag dust and scratches as `restore` does: on the grain-denoised "
+               "luma, by shape (for grainy real scans)."),
         Option("channels", str, "luma", "Detect on luminance (one mask) or on each channel.",
                choices=("luma", "each")),
         Option("show", bool, False, "Emit the mask (or an overlay) as the picture."),
@@ -50,6 +53,11 @@ class DetectFilter(Filter):
         p = self.params
         mask = detect_noise(frame.pixels, threshold=None if p.auto_threshold else p.threshold,
                             extreme=p.extreme, specks=p.specks, per_channel=p.channels == "each")
+        if p.scratches:
+            from oldphoto.restore.pipeline import scratch_mask
+
+            found = scratch_mask(frame.pixels)
+            mask = mask | (found[..., None] if mask.ndim == 3 else found)
         if not self.params.show:
             return frame.replace(**{NOISE_MASK: mask})
         return frame.replace(pixels=render_mask(frame.pixels, mask, self.params.show_as),

@@ -1,0 +1,68 @@
+"""``oldphoto train denoise-grain``: the trainer of the grain denoiser behind ``restore``.
+
+The heavy work is in :mod:`oldphoto.restore.training`, imported inside the
+command so that ``oldphoto --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from oldphoto.hookspecs import hookimpl
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def train_denoise_grain(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint (.pt) to write.")],
+    data: Annotated[list[Path] | None, typer.Option(
+        "--data", help="Folder of clean images (repeatable); default Train400 and scenes/train.")] = None,
+    check: Annotated[Path | None, typer.Option(
+        help="Held-out folder for the per-checkpoint PSNR; default scenes/val.")] = None,
+    steps: Annotated[int, typer.Option(help="Optimiser steps in all (a resumed run continues).")] = 20000,
+    batch_size: Annotated[int, typer.Option(help="Crops per step.")] = 16,
+    crop: Annotated[int, typer.Option(help="Crop side in pixels (multiple of 4).")] = 64,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (Adam, cosine decay).")] = 1e-3,
+    save_every: Annotated[int, typer.Option(help="Write checkpoint and state every N steps.")] = 500,
+    minutes: Annotated[float, typer.Option(
+        help="Time budget: the schedule runs by elapsed time and stops there (0: by --steps).")] = 0.0,
+    fine: Annotated[int, typer.Option(help="Channels at half resolution.")] = 32,
+    coarse: Annotated[int, typer.Option(help="Channels at quarter resolution.")] = 64,
+    body: Annotated[int, typer.Option(help="Convolutions at quarter resolution.")] = 5,
+    limit: Annotated[int, typer.Option(help="Use only the first N images of each folder.")] = 0,
+    threads: Annotated[int, typer.Option(help="Torch threads.")] = 1,
+    bf16: Annotated[bool, typer.Option(help="bfloat16 autocast (faster on CPUs with AVX-512 BF16).")] = True,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of crops and damage.")] = 0,
+    resume: Annotated[Path | None, typer.Option(help="Continue from this checkpoint's .state.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train the grain denoiser on clean crops damaged on the fly (grain, noise, JPEG)."""
+    from oldphoto.errors import OldphotoError
+    from oldphoto.restore.training import GrainConfig, load_images, train_grain
+
+    if crop % 4 or crop < 16:
+        raise OldphotoError(f"--crop {crop}: must be a multiple of 4, at least 16")
+    folders = list(data or [DATA / "denoise" / "Train400", DATA / "scenes" / "train"])
+    check_folder = check or DATA / "scenes" / "val"
+    config = GrainConfig(
+        out=str(output), data=[str(f) for f in folders], steps=steps, batch_size=batch_size,
+        crop=crop, lr=lr, save_every=save_every, minutes=minutes, limit=limit, seed=seed, threads=threads,
+        bf16=bf16, arch={"fine": fine, "coarse": coarse, "body": body},
+        command=shlex.join(["oldphoto", *sys.argv[1:]]))
+    images = load_images(folders, limit, crop)
+    check_images = load_images([check_folder], 8 if limit else 64, 128)
+    record = train_grain(config, images, check_images, resume=resume, progress=progress)
+    if record:
+        typer.echo(f"{output}: {record['steps']} steps, {record['seconds']} s, {record['validation']}",
+                   err=True)
+
+
+@hookimpl
+def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) -> None:
+    """Add ``train denoise-grain``."""
+    train.command("denoise-grain")(train_denoise_grain)

@@ -1,0 +1,53 @@
+"""Running the grain denoiser on an image of any size, in overlapping tiles.
+
+Tiles bound the memory (a 12 MP scan stays well under 2 GB) and are batched so
+the convolutions run on big tensors; bfloat16 on CPUs that have it roughly
+doubles the speed at a cost far below what PSNR can see.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from oldphoto.restore.model import GrainNet
+
+#: Tile side (multiple of 4) and the margin each tile borrows from its neighbours.
+TILE, MARGIN, BATCH = 512, 32, 2
+
+
+def _fast_dtype() -> torch.dtype:
+    """bfloat16 where the CPU computes it natively (oneDNN, AVX-512 BF16), else float32."""
+    try:
+        if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            return torch.bfloat16
+    except (AttributeError, RuntimeError):
+        pass
+    return torch.float32
+
+
+def denoise_grey(model: GrainNet, grey: np.ndarray, level: float, fast: bool = True) -> np.ndarray:
+    """Denoise one grey float32 image on [0, 1] at noise ``level`` (std on [0, 1])."""
+    grey = np.asarray(grey, np.float32)
+    height, width = grey.shape
+    step = TILE - 2 * MARGIN
+    rows = max(1, -(-height // step))
+    cols = max(1, -(-width // step))
+    pad_h, pad_w = rows * step - height + 2 * MARGIN, cols * step - width + 2 * MARGIN
+    padded = np.pad(grey, ((MARGIN, pad_h - MARGIN), (MARGIN, pad_w - MARGIN)), mode="reflect"
+                    if min(height, width) > max(pad_h, pad_w) else "edge")
+    source = torch.from_numpy(padded)
+    out = np.empty((rows * step, cols * step), np.float32)
+    corners = [(r * step, c * step) for r in range(rows) for c in range(cols)]
+    dtype = _fast_dtype() if fast else torch.float32
+    level_t = torch.full((1, 1, 1, 1), float(level))
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16,
+                                                enabled=dtype == torch.bfloat16):
+        for start in range(0, len(corners), BATCH):
+            chunk = corners[start:start + BATCH]
+            tiles = torch.stack([source[y:y + TILE, x:x + TILE] for y, x in chunk])[:, None]
+            result = model(tiles, level_t.expand(len(chunk), 1, 1, 1)).float()
+            core = result[:, 0, MARGIN:MARGIN + step, MARGIN:MARGIN + step].numpy()
+            for (y, x), block in zip(chunk, core, strict=True):
+                out[y:y + step, x:x + step] = block
+    return np.clip(out[:height, :width], 0.0, 1.0)

@@ -1,0 +1,109 @@
+"""The grain denoiser: a small two-level U-Net in the style of FFDNet.
+
+Like FFDNet it works on a pixel-unshuffled image with a noise-level map as an
+extra input, so one network serves every strength and the strength can be set
+by hand. A second, coarser level (another unshuffle) widens the receptive field
+cheaply: most of the arithmetic runs at a sixteenth of the pixels, which keeps
+a 12 MP scan within seconds on a CPU. The network predicts the noise; the output
+is the input minus it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from oldphoto.errors import OldphotoError
+
+FORMAT = "oldphoto-grain/1"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+SHIPPED = WEIGHTS_DIR / "denoise-grain.pth"  # .pth: not one of the colour .pt checkpoints
+#: Noise levels the network was trained for are on [0, 1] pixels; the map is scaled by this.
+LEVEL_SCALE = 255.0 / 50.0
+
+
+@dataclass(frozen=True)
+class GrainArch:
+    """Widths of the two levels and the number of convolutions at the coarse one."""
+
+    fine: int = 32
+    coarse: int = 64
+    body: int = 5
+
+
+def _conv(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, padding=1)
+
+
+class GrainNet(nn.Module):
+    """Noisy grey (N,1,H,W) plus level (N,1,1,1) on [0,1] -> denoised; H and W divisible by 4."""
+
+    def __init__(self, arch: GrainArch = GrainArch()):
+        super().__init__()
+        self.arch = arch
+        f, c = arch.fine, arch.coarse
+        self.head = nn.Sequential(_conv(5, f), nn.ReLU(inplace=True), _conv(f, f), nn.ReLU(inplace=True))
+        body: list[nn.Module] = [_conv(4 * f + 1, c), nn.ReLU(inplace=True)]
+        for _ in range(arch.body):
+            body += [_conv(c, c), nn.ReLU(inplace=True)]
+        body += [_conv(c, 4 * f)]
+        self.body = nn.Sequential(*body)
+        self.tail = nn.Sequential(nn.ReLU(inplace=True), _conv(f, f), nn.ReLU(inplace=True), _conv(f, 4))
+
+    def forward(self, noisy: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        level = (level * LEVEL_SCALE).to(noisy.dtype)
+        half = F.pixel_unshuffle(noisy, 2)
+        fine = self.head(torch.cat([half, level.expand(-1, 1, *half.shape[2:])], 1))
+        quarter = F.pixel_unshuffle(fine, 2)
+        coarse = self.body(torch.cat([quarter, level.expand(-1, 1, *quarter.shape[2:])], 1))
+        residual = self.tail(fine + F.pixel_shuffle(coarse, 2))
+        return noisy - F.pixel_shuffle(residual, 2)
+
+
+def macs_per_pixel(arch: GrainArch) -> float:
+    """Multiply-adds per input pixel: the budget a 12 MP scan must fit."""
+    f, c = arch.fine, arch.coarse
+    half = 9 * (5 * f + f * f + f * f + f * 4) / 4
+    quarter = 9 * ((4 * f + 1) * c + arch.body * c * c + c * 4 * f) / 16
+    return half + quarter
+
+
+def save_grain(path: Path, model: GrainNet, record: dict[str, Any], half: bool = False) -> None:
+    """Write atomically plain tensors and JSON-able data, loadable with weights_only=True."""
+    state = {k: (v.detach().cpu().half() if half else v.detach().cpu().clone())
+             for k, v in model.state_dict().items()}
+    payload = {"format": FORMAT, "arch": asdict(model.arch), "state": state, "record": record}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def load_grain(path: Path | None = None) -> tuple[GrainNet, dict[str, Any]]:
+    """The network in eval mode (float32) and its record; one-line errors for bad files."""
+    path = Path(path) if path is not None else SHIPPED
+    if not path.is_file():
+        raise OldphotoError(f"{path}: grain denoiser weights not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        raise OldphotoError(f"{path}: not a readable grain denoiser checkpoint "
+                            "(or it holds pickled code, which oldphoto refuses)") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise OldphotoError(f"{path}: not an oldphoto grain denoiser checkpoint")
+    try:
+        arch = GrainArch(**{k: int(v) for k, v in dict(payload["arch"]).items()})
+        if max(arch.fine, arch.coarse, arch.body) > 1024:
+            raise ValueError("sizes out of range")
+        model = GrainNet(arch)
+        model.load_state_dict({k: v.float() for k, v in payload["state"].items()})
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise OldphotoError(f"{path}: malformed grain checkpoint ({reason[:120]})") from None
+    return model.eval(), dict(payload.get("record", {}))

@@ -1,0 +1,113 @@
+"""``restore``: grain and noise out, dust and scratches filled, optionally levels fixed.
+
+The order matters: the grain is removed first (at the blindly estimated level,
+or the one asked for), because on a grainy scan a speck's edge is lost in the
+grain; dust and scratches are then found on the denoised picture and filled
+from their neighbours. Colour scans go through luma and chroma: the network
+cleans the luma (where grain shows), the chroma is only smoothed, which is
+where film and scanners put little detail (measured against per-channel in
+docs/restore.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from oldphoto.aging import to_grey
+from oldphoto.restore.damage import damage_mask, fill_masked
+from oldphoto.restore.estimate import estimate_noise
+from oldphoto.restore.infer import denoise_grey
+from oldphoto.restore.model import GrainNet, load_grain
+
+#: Below this level (std on [0, 1]) a picture counts as clean: the network is not run.
+CLEAN_LEVEL = 1.0 / 255.0
+#: From this estimated level on, a picture counts as a grainy scan (see damage_mask).
+GRAINY_LEVEL = 2.0 / 255.0
+#: Chroma is smoothed only above this level: a clean photo keeps its colour detail.
+CHROMA_LEVEL = 4.0 / 255.0
+
+
+@dataclass(frozen=True)
+class RestoreSettings:
+    """What ``restore`` does; ``level`` None means estimate it (``--strength auto``)."""
+
+    level: float | None = None
+    scratches: bool = True
+    levels: bool = False
+    colour: str = "luma"
+    weights: Path | None = None
+
+
+@lru_cache(maxsize=4)
+def _model(weights: Path | None, _mtime: int) -> GrainNet:
+    return load_grain(weights)[0]
+
+
+def grain_model(weights: Path | None = None) -> GrainNet:
+    """The grain network, read once per process (again if the file changes)."""
+    from oldphoto.restore.model import SHIPPED
+
+    path = Path(weights) if weights is not None else SHIPPED
+    return _model(weights, path.stat().st_mtime_ns if path.is_file() else 0)
+
+
+def denoise(grey: np.ndarray, level: float, weights: Path | None = None) -> np.ndarray:
+    """The network's output at ``level``; the input itself when the level says clean."""
+    if level < CLEAN_LEVEL:
+        return np.asarray(grey, np.float32).copy()
+    return denoise_grey(grain_model(weights), grey, level)
+
+
+def auto_levels(pixels: np.ndarray, low: float = 0.002, high: float = 0.998) -> np.ndarray:
+    """Stretch so the darkest 0.2% become black and the lightest 0.2% white (fading undone)."""
+    grey = to_grey(pixels)
+    black, white = np.quantile(grey, [low, high])
+    if white - black < 0.05:
+        return pixels
+    return np.clip((pixels - black) / (white - black), 0.0, 1.0).astype(np.float32)
+
+
+def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
+            ) -> tuple[np.ndarray, dict[str, float], np.ndarray]:
+    """Restored pixels (same shape), what was decided (for the frame's meta), and the damage mask."""
+    pixels = np.asarray(pixels, np.float32)
+    luma = pixels if pixels.ndim == 2 else to_grey(pixels)
+    estimated = estimate_noise(luma)
+    level = estimated if settings.level is None else settings.level
+    if pixels.ndim == 2:
+        out = denoise(pixels, level, settings.weights)
+        clean_luma = out
+    elif settings.colour == "channels":
+        out = np.stack([denoise(pixels[..., c], level, settings.weights) for c in range(3)], -1)
+        clean_luma = to_grey(out)
+    else:
+        clean_luma = denoise(luma, level, settings.weights)
+        chroma = pixels - luma[..., None]
+        if level >= CHROMA_LEVEL:
+            from scipy.ndimage import gaussian_filter
+
+            chroma = gaussian_filter(chroma, (1.5, 1.5, 0), mode="mirror")
+        out = clean_luma[..., None] + chroma
+    mask = np.zeros(luma.shape, bool)
+    if settings.scratches:
+        mask = damage_mask(clean_luma, grainy=estimated >= GRAINY_LEVEL)
+        if mask.any():
+            out = (fill_masked(out, mask) if out.ndim == 2 else
+                   np.stack([fill_masked(out[..., c], mask) for c in range(3)], -1))
+    out = np.clip(out, 0.0, 1.0).astype(np.float32)
+    if settings.levels:
+        out = auto_levels(out)
+    info = {"noise_estimate": round(estimated * 255.0, 2), "strength": round(level * 255.0, 2),
+            "damaged_pixels": int(mask.sum())}
+    return out, info, mask
+
+
+def scratch_mask(pixels: np.ndarray, weights: Path | None = None) -> np.ndarray:
+    """Dust and scratches as ``restore`` finds them: on the luma, after the grain is removed."""
+    luma = to_grey(np.asarray(pixels, np.float32))
+    level = estimate_noise(luma)
+    return damage_mask(denoise(luma, level, weights), grainy=level >= GRAINY_LEVEL)

@@ -1,0 +1,129 @@
+"""``restore`` and ``denoise-grain``: blind level, clean photos kept, damage found and beaten."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, invoke
+
+from oldphoto.aging import apply_damage, realistic_at
+from oldphoto.denoise.detect import precision_recall
+from oldphoto.denoise.images import read_grey
+from oldphoto.metrics import psnr
+from oldphoto.restore.estimate import estimate_noise
+from oldphoto.restore.pipeline import RestoreSettings, restore
+
+CAMERA = ROOT / "samples" / "photos" / "camera.png"
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+@pytest.fixture(scope="module")
+def camera() -> np.ndarray:
+    return read_grey(CAMERA)
+
+
+@pytest.mark.parametrize("sigma", [10.0, 25.0, 50.0])
+def test_noise_estimate_tracks_a_known_sigma(camera: np.ndarray, sigma: float) -> None:
+    noisy = camera + np.random.default_rng(1).normal(0, sigma / 255, camera.shape).astype(np.float32)
+    assert abs(estimate_noise(noisy) * 255 - sigma) < 0.15 * sigma
+
+
+def test_a_clean_photo_comes_out_nearly_the_same(camera: np.ndarray) -> None:
+    out, info, _ = restore(camera)
+    assert psnr(out, camera) >= 38.0
+    assert info["noise_estimate"] < 3.0
+
+
+def _median_nlm(noisy: np.ndarray) -> np.ndarray:
+    from oldphoto.bench.restore import _median_nlm
+
+    return _median_nlm(noisy, estimate_noise(noisy))
+
+
+def test_restore_beats_median_and_nlm_on_realistic_damage(camera: np.ndarray) -> None:
+    clean = camera[96:352, 96:352]
+    aged, _ = apply_damage(clean, realistic_at(2.0), np.random.default_rng(4))
+    ours = psnr(restore(aged)[0], clean)
+    baseline = psnr(_median_nlm(aged), clean)
+    assert ours > baseline + 0.5, (ours, baseline)
+
+
+def test_dust_and_scratch_mask_matches_the_true_mask(camera: np.ndarray) -> None:
+    aged, truth = apply_damage(camera, realistic_at(2.0), np.random.default_rng(5))
+    _, _, found = restore(aged)
+    precision, recall = precision_recall(found, truth, changed=np.abs(aged - camera) > 0.15)
+    assert precision > 0.6 and recall > 0.25, (precision, recall)
+
+
+def test_no_scratches_only_denoises_and_strength_is_recorded(camera: np.ndarray) -> None:
+    aged, _ = apply_damage(camera[:128, :128], realistic_at(1.0), np.random.default_rng(6))
+    _, info, mask = restore(aged, RestoreSettings(scratches=False, level=12 / 255))
+    assert not mask.any() and info["strength"] == 12.0
+
+
+def test_restore_filter_handles_colour_and_records_meta(photo: Path) -> None:
+    from test_age import frames_of
+
+    result = invoke("restore", "--levels", str(photo))
+    assert result.returncode == 0, result.stderr
+    (frame,) = frames_of(result.stdout)
+    assert frame.pixels.ndim == 3
+    assert set(frame.meta["restore"]) >= {"noise_estimate", "strength"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--strength", "soft"), "neither auto nor a number"),
+    (("--strength", "300"), "must lie in"),
+    (("--weights", "README.md"), "not a readable grain denoiser checkpoint"),
+])
+def test_bad_options_are_one_line_errors(photo: Path, args: tuple[str, ...], message: str) -> None:
+    result = invoke("restore", *args, str(photo))
+    assert result.returncode != 0
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+
+
+def _tiny_folder(folder: Path) -> Path:
+    import imageio.v3 as iio
+
+    folder.mkdir()
+    grey = np.rint(read_grey(CAMERA) * 255).astype(np.uint8)
+    for index in range(3):
+        iio.imwrite(folder / f"{index}.png", grey[index * 128:index * 128 + 160, :160])
+    return folder
+
+
+def test_tiny_training_writes_a_loadable_checkpoint_and_resumes(tmp_path: Path) -> None:
+    from oldphoto.restore.model import load_grain
+
+    data = _tiny_folder(tmp_path / "data")
+    out = tmp_path / "grain.pt"
+    common = ("train", "denoise-grain", "-o", str(out), "--data", str(data), "--check", str(data),
+              "--fine", "8", "--coarse", "8", "--body", "1", "--batch-size", "2", "--crop", "32",
+              "--save-every", "2", "--no-progress")
+    result = invoke(*common, "--steps", "2")
+    assert result.returncode == 0, result.stderr
+    model, record = load_grain(out)
+    assert record["steps"] == 2 and model.arch.fine == 8
+    assert Path(str(out) + ".state").is_file()
+    result = invoke(*common, "--steps", "4", "--resume", str(out))
+    assert result.returncode == 0, result.stderr
+    _, record = load_grain(out)
+    assert record["steps"] == 4 and len(record["history"]) == 2
+    assert " ; " in record["command"]  # both commands are recorded
+
+
+def test_bench_restore_runs_on_a_tiny_set(tmp_path: Path) -> None:
+    _tiny_folder(tmp_path / "tiny")
+    result = invoke("bench", "restore", "--data", str(tmp_path), "--sets", "tiny", "--sigmas", "25",
+                    "--strengths", "1", "--realistic-on", "tiny", "--bm3d-on", "", "--limit", "1",
+                    "--json", str(tmp_path / "b.json"))
+    assert result.returncode == 0, result.stderr
+    import json
+
+    table = json.loads((tmp_path / "b.json").read_text())["sets"]["tiny"]["table"]
+    assert set(table) == {"sigma 25", "realistic x1"}
+    assert {"median + NLM", "restore", "total variation"} <= set(table["sigma 25"])
