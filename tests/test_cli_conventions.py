@@ -216,6 +216,20 @@ def test_the_total_travels_in_the_stream() -> None:
 # --- 4. score at a terminal, detect --show ----------------------------------------------
 
 
+def read_terminal(leader: int) -> bytes:
+    """Everything written to a pseudo-terminal until its writers close it (or 60 s of silence)."""
+    seen = b""
+    while select.select([leader], [], [], 60)[0]:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
 def in_a_pty(args: list[str], stdin: bytes, stdout_pty: bool = True,
              stderr_pty: bool = True, stdout: object = None) -> tuple[int, bytes, bytes]:
     """Run oldphoto with stdout and/or stderr on a terminal; returns (status, out, err)."""
@@ -228,18 +242,7 @@ def in_a_pty(args: list[str], stdin: bytes, stdout_pty: bool = True,
     os.close(follower)
     process.stdin.write(stdin)
     process.stdin.close()
-    seen = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_terminal(leader)
     err = b"" if stderr_pty else process.stderr.read()
     process.wait(timeout=60)
     os.close(leader)
@@ -414,15 +417,7 @@ def test_a_pipe_of_three_stages_on_one_terminal_draws_one_display(tmp_path) -> N
     process = subprocess.Popen(["bash", "-o", "pipefail", "-c", line], stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=follower, env=env)
     os.close(follower)
-    seen = b""
-    while select.select([leader], [], [], 60)[0]:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_terminal(leader)
     os.close(leader)
     assert process.wait(timeout=60) == 0
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
