@@ -105,7 +105,7 @@ def genuine_reference(grey: np.ndarray, density: float) -> np.ndarray:
     def counts(indicator: np.ndarray, size: int) -> np.ndarray:
         return correlate(indicator.astype(np.int32), np.ones((size, size), np.int32), mode="constant")
 
-    size = seed_window(density)
+    size = seed_window(density, grey.size)
     low, high = grey <= EXTREME_TOLERANCE, grey >= 1.0 - EXTREME_TOLERANCE
     protected = np.zeros(grey.shape, bool)
     for own, opposite, near in ((low, high, grey <= REGION_TOLERANCE),
@@ -133,7 +133,7 @@ def test_genuine_regions_match_the_whole_image_rule() -> None:
 
 def test_region_growth_by_graph_and_by_propagation_agree() -> None:
     noisy, _ = salt_and_pepper(regions_photo(), 0.3, np.random.default_rng(3))
-    size = seed_window(0.3)
+    size = seed_window(0.3, noisy.size)
     padded = np.pad(noisy, 3 * size // 2, constant_values=np.nan)
     for polarity in (region_rule._BLACK, region_rule._WHITE):
         seeds = np.flatnonzero(polarity.own(padded))
@@ -234,3 +234,24 @@ def test_speck_rule_finds_dust_and_scratches_the_other_rules_miss() -> None:
     precision, recall = precision_recall(detect_grey(damaged, DetectorSettings(specks=True)), truth)
     assert recall > recall_plain + 0.3
     assert precision > 0.7
+
+
+@pytest.mark.parametrize("density", [0.25, 0.27])
+def test_noise_alone_never_seeds_a_genuine_region_in_a_whole_image(density: float) -> None:
+    """Regression (issue 19): the seed window was sized per window (chance 1e-5), so
+    below about 28% estimated density a 2 MP photo with no pure black or white held
+    a few all-noise 3x3 seeds (28 and 42 spared impulses here), and on BSD68 such a
+    seed cost up to 3 dB. Sized per image, noise alone seeds nothing."""
+    rng = np.random.default_rng(7)
+    clean = np.clip(0.5 + 0.2 * rng.standard_normal((1500, 1500)), 0.02, 0.98).astype(np.float32)
+    noisy, truth = salt_and_pepper(clean, density, rng)
+    estimated = extreme_density(noisy)
+    assert estimated ** (3 * 3) < 1e-5  # where the old per-window rule chose 3x3 seeds
+    assert not genuine_extreme_pixels(noisy, estimated).any()
+    assert precision_recall(detect_grey(noisy), truth)[1] == 1.0
+
+
+def test_seed_window_grows_with_the_image() -> None:
+    assert seed_window(0.3, 100 * 100) == 5
+    assert seed_window(0.05, 481 * 321) == 3
+    assert seed_window(0.5, 4000 * 3000) > seed_window(0.5, 481 * 321)

@@ -37,6 +37,22 @@ def test_a_clean_photo_comes_out_nearly_the_same(camera: np.ndarray) -> None:
     assert info["noise_estimate"] < 3.0
 
 
+def test_fine_detail_on_a_grainless_photo_is_not_filled_as_dust() -> None:
+    """A clean photo with sharp dark dots and thin light lines (gravel, twigs): the
+    finder alone flags them, but without grain ``restore`` fills nothing."""
+    from oldphoto.restore.damage import damage_mask
+
+    rng = np.random.default_rng(2)
+    photo = np.tile(np.linspace(0.35, 0.65, 256, dtype=np.float32), (256, 1))
+    rows, cols = rng.integers(8, 248, (2, 60))
+    photo[rows, cols] = 0.03  # dark dots, one pixel each
+    photo[40:200, 120] = 0.97  # a thin light line
+    assert damage_mask(photo, grainy=False).any()  # what restore used to fill
+    out, info, found = restore(photo)
+    assert info["damaged_pixels"] == 0 and not found.any()
+    assert psnr(out, photo) >= 50.0
+
+
 def _median_nlm(noisy: np.ndarray) -> np.ndarray:
     from oldphoto.bench.restore import _median_nlm
 
