@@ -23,7 +23,7 @@ from oldphoto.colour.lab import lab_to_rgb
 from oldphoto.metrics import colourfulness, hue_balanced_hit_rate, hue_hits, psnr
 
 TEMPERATURES = (0.25, 0.32, 0.4, 0.5, 0.6, 0.75, 1.0)
-GAINS = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1)
+GAINS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1)
 
 
 @torch.no_grad()

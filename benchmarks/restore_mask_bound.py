@@ -1,0 +1,66 @@
+"""How much of `restore`'s realistic-damage margin is lost to finding the damage.
+
+    python benchmarks/restore_mask_bound.py --data ../shared/data/denoise/BSD68 --every 4
+
+For each photo and strength, `age --realistic` damage is made with its true mask;
+the grain network runs at the estimated level; then the damage is filled with
+the finder's own mask and with the true one. Printed per strength: median + NLM
+(the issue's baseline), the network alone, the finder's mask, the true mask, and
+the finder's precision / recall of the pixels the damage changed by more than 0.15.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="folder of clean grey images")
+    parser.add_argument("--every", type=int, default=4, help="use one image in N")
+    parser.add_argument("--strengths", default="1,2,3", help="age --realistic strengths")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    import torch
+
+    from oldphoto.aging import apply_damage, realistic_at
+    from oldphoto.bench.restore import _median_nlm
+    from oldphoto.denoise.detect import precision_recall
+    from oldphoto.denoise.images import list_images, read_grey
+    from oldphoto.metrics import psnr
+    from oldphoto.restore.damage import damage_mask, fill_masked
+    from oldphoto.restore.estimate import estimate_noise
+    from oldphoto.restore.pipeline import GRAINY_LEVEL, denoise
+
+    torch.set_num_threads(1)
+    files = list_images(args.data, None)[:: args.every]
+    print(f"{args.data} ({len(files)} images): PSNR dB")
+    print("strength | median + NLM | network alone | finder's mask | true mask | precision / recall")
+    for strength in (float(s) for s in args.strengths.split(",")):
+        rows = []
+        for index, path in enumerate(files):
+            clean = read_grey(path)
+            rng = np.random.default_rng([args.seed, index, int(strength * 100)])
+            damaged, truth = apply_damage(clean, realistic_at(strength), rng)
+            level = estimate_noise(damaged)
+            cleaned = denoise(damaged, level)
+            found = damage_mask(cleaned, grainy=level >= GRAINY_LEVEL)
+            changed = np.abs(damaged - clean) > 0.15
+            rows.append([
+                psnr(_median_nlm(damaged, level), clean),
+                psnr(np.clip(cleaned, 0, 1), clean),
+                psnr(np.clip(fill_masked(cleaned, found), 0, 1), clean),
+                psnr(np.clip(fill_masked(cleaned, truth), 0, 1), clean),
+                *precision_recall(found, truth, changed=changed),
+            ])
+        mean = np.mean(rows, axis=0)
+        print(f"x{strength:g} | {mean[0]:.2f} | {mean[1]:.2f} | {mean[2]:.2f} | {mean[3]:.2f} | "
+              f"{mean[4]:.3f} / {mean[5]:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
