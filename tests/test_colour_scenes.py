@@ -151,6 +151,31 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
         assert record["steps_done"] == 6 and len(record["history"]) == 3
 
 
+def test_fine_tuning_moves_only_the_backbone_top_and_resumes_a_frozen_run(tmp_path: Path) -> None:
+    from oldphoto.colour.models.checkpoint import read_checkpoint
+    from oldphoto.colour.train_bins import BinTrainConfig, train_bins
+
+    scenes = _scene_folder(tmp_path, 6)
+    backbone = tmp_path / "lite.pth"
+    torch.save(tiny_efficientnet().state_dict(), backbone)
+    out = tmp_path / "resnet.pt"
+    config = BinTrainConfig(kind="colorize-resnet", out=str(out), scenes=[str(scenes)],
+                            backbone=str(backbone), crop=64, batch_size=4, steps=2, save_every=2, ema=0.0)
+    train_bins(config, cache=tmp_path / "cache", progress=False)
+    frozen = read_checkpoint(out)["state"]
+    config.steps, config.tune_blocks = 4, 1  # go on from the frozen run's state, tuning the top
+    train_bins(config, resume=True, cache=tmp_path / "cache", progress=False)
+    tuned = read_checkpoint(out)["state"]
+    last = len(tiny_efficientnet()._blocks) - 1
+    moved = {key for key in frozen if key.startswith("encoder.backbone.")
+             and not torch.equal(frozen[key], tuned[key])}
+    assert moved, "the top block and head did not train"
+    allowed = (f"encoder.backbone._blocks.{last}.", "encoder.backbone._conv_head.",
+               "encoder.backbone._bn1.")
+    assert all(key.startswith(allowed) for key in moved), sorted(moved)
+    assert not any(key.endswith(("running_mean", "running_var")) for key in moved)  # BN stays eval
+
+
 def test_hue_balanced_hit_rate_scores_truth_grey_and_a_warm_tint() -> None:
     from skimage.color import lab2rgb
 

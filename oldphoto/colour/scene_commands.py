@@ -85,6 +85,10 @@ def _command(kind: str, summary: str):
                              help="Zhang et al.'s lambda: 0 weights colours by rarity, 1 not at all.")] = 0.5,
         class_weight: Annotated[float, typer.Option(min=0.0,
                                 help="Weight of the class cross-entropy (colorize-cnn's head).")] = 0.05,
+        tune_blocks: Annotated[int, typer.Option(min=0, help="colorize-resnet only: also fine-tune the "
+                               "backbone's top N blocks and its head (0 = all frozen).")] = 0,
+        tune_lr_scale: Annotated[float, typer.Option(min=0.0, help="Their learning rate, as a share of "
+                                 "--lr.")] = 0.1,
         save_every: Annotated[int, typer.Option(min=1, help="Checkpoint every N steps.")] = 200,
         seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
         device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",

@@ -51,6 +51,8 @@ class BinTrainConfig:
     lr: float = 1e-3
     rebalance: float = 0.5
     class_weight: float = 0.05
+    tune_blocks: int = 0  # colorize-resnet: fine-tune the backbone's top N blocks and head
+    tune_lr_scale: float = 0.1  # their learning rate, as a share of ``lr``
     ema: float = 0.999
     save_every: int = 200
     seed: int = 0
@@ -79,7 +81,7 @@ def new_model(config: BinTrainConfig, centres: np.ndarray, classes: int) -> tupl
     centres_t = torch.from_numpy(centres).float()
     if config.kind == "colorize-resnet":
         backbone = load_efficientnet(_backbone_path(config.backbone))
-        encoder: Any = PretrainedEncoder(backbone)
+        encoder: Any = PretrainedEncoder(backbone, config.tune_blocks)
         encoder_arch = {"kind": "efficientnet", **backbone.arch}
     elif config.kind == "colorize-cnn":
         widths = (32, 48, 96, 160, 256)
@@ -90,6 +92,18 @@ def new_model(config: BinTrainConfig, centres: np.ndarray, classes: int) -> tupl
     arch = {"model": "bin-colouriser", "encoder": encoder_arch, "centres": centres.round(3).tolist(),
             "temperature": 0.5}
     return BinColouriser(encoder, centres_t, 0.5), arch
+
+
+def _parameter_groups(model: torch.nn.Module, tuned_scale: float) -> list[dict[str, Any]]:
+    """The decoder (and a scratch encoder) at the full rate; a pretrained backbone's
+    fine-tuned top, if any, at ``tuned_scale`` of it, so ImageNet features drift slowly."""
+    backbone = {id(p) for name, p in model.named_parameters() if ".backbone." in name}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in trainable if id(p) not in backbone], "scale": 1.0}]
+    tuned = [p for p in trainable if id(p) in backbone]
+    if tuned:
+        groups.append({"params": tuned, "scale": tuned_scale})
+    return groups
 
 
 def _lr(step: int, total: int, base: float) -> float:
@@ -141,14 +155,18 @@ def train_bins(config: BinTrainConfig, resume: bool = False, cache: Path | None 
     model, arch = new_model(config, centres, classes)
     model.to(config.device)
     weights = torch.from_numpy(rebalancing_weights(share, centres, config.rebalance)).float()
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimiser = torch.optim.Adam(trainable, lr=config.lr)
+    optimiser = torch.optim.Adam(_parameter_groups(model, config.tune_lr_scale), lr=config.lr)
     average = {k: v.detach().clone() for k, v in model.state_dict().items()}
     start, history, commands = 0, [], [config.command]
     rng = rank_generator(rng, config.seed)
     if state is not None:
         model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
+        try:
+            optimiser.load_state_dict(state["optimiser"])
+        except ValueError:  # --tune-blocks changed what trains: its moments start afresh
+            if me.main:
+                print("resume: the trainable parameters changed; the optimiser starts afresh",
+                      file=sys.stderr, flush=True)
         average = state["average"]
         start, history = int(state["step"]), list(state["history"])
         commands = [*state["commands"], config.command]
@@ -158,7 +176,7 @@ def train_bins(config: BinTrainConfig, resume: bool = False, cache: Path | None 
     for step in range(start, config.steps):
         model.train()
         for group in optimiser.param_groups:
-            group["lr"] = _lr(step, config.steps, config.lr)
+            group["lr"] = _lr(step, config.steps, config.lr) * group["scale"]
         rgb, labels = sampler.sample(config.batch_size, rng)
         lab = rgb_to_lab(rgb.to(config.device))
         lightness = lab[:, :1] / 100.0

@@ -127,15 +127,26 @@ class EfficientNetLite(nn.Module):
     def tap_channels(self) -> list[int]:
         return [self.arch["blocks"][i]["c_out"] for i in self.taps]
 
-    def pyramid(self, rgb: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """Features at strides 4, 8, 16, 32 and the pooled 1280-d head vector."""
-        x = F.relu6(self._bn0(self._conv_stem(rgb)))
+    def pyramid(self, rgb: torch.Tensor, frozen_blocks: int | None = None
+                ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Features at strides 4, 8, 16, 32 and the pooled 1280-d head vector.
+
+        The stem and the first ``frozen_blocks`` blocks (all of them by default)
+        run without autograd; the rest, and the head, keep it, for fine-tuning
+        the top of the network at the cost of its top alone.
+        """
+        frozen = len(self._blocks) if frozen_blocks is None else frozen_blocks
+        grad = torch.is_grad_enabled()
+        with torch.set_grad_enabled(grad and frozen <= 0):
+            x = F.relu6(self._bn0(self._conv_stem(rgb)))
         features = []
         for index, block in enumerate(self._blocks):
-            x = block(x)
+            with torch.set_grad_enabled(grad and index >= frozen):
+                x = block(x)
             if index in self.taps:
                 features.append(x)
-        pooled = F.relu6(self._bn1(self._conv_head(x))).mean(dim=(2, 3))
+        with torch.set_grad_enabled(grad and frozen < len(self._blocks)):
+            pooled = F.relu6(self._bn1(self._conv_head(x))).mean(dim=(2, 3))
         return features, pooled
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:

@@ -58,11 +58,16 @@ class ScratchEncoder(nn.Module):
 
 
 class PretrainedEncoder(nn.Module):
-    """A frozen EfficientNet-Lite on the grey picture (its batch norms stay in eval mode)."""
+    """An EfficientNet-Lite on the grey picture, frozen but for its top ``tuned_blocks``
+    blocks and head (its batch norms stay in eval mode: their ImageNet statistics)."""
 
-    def __init__(self, backbone: EfficientNetLite):
+    def __init__(self, backbone: EfficientNetLite, tuned_blocks: int = 0):
         super().__init__()
         self.backbone = backbone.requires_grad_(False)
+        self.frozen_blocks = len(backbone._blocks) - max(0, min(tuned_blocks, len(backbone._blocks)))
+        if tuned_blocks > 0:
+            for part in (*backbone._blocks[self.frozen_blocks:], backbone._conv_head, backbone._bn1):
+                part.requires_grad_(True)
         self.tap_channels = backbone.tap_channels
         self.global_dim = backbone.arch["head"]
 
@@ -72,8 +77,7 @@ class PretrainedEncoder(nn.Module):
         return self
 
     def forward(self, lightness: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor, None]:
-        with torch.no_grad():
-            features, pooled = self.backbone.pyramid(grey_for_efficientnet(lightness))
+        features, pooled = self.backbone.pyramid(grey_for_efficientnet(lightness), self.frozen_blocks)
         return features, pooled, None
 
 
