@@ -104,6 +104,21 @@ def test_cifar_python_batches_are_read(tmp_path: Path) -> None:
     assert truth[0, 0, 0, 0] == pytest.approx(data[0, 0] / 255)  # channel-first rows
 
 
+@pytest.mark.parametrize("key", ["mlp", "cnn-default", "resnet-default"])
+def test_colour_rows_colour_the_truths_lightness_not_keep_its_colour(key: str) -> None:
+    """The colour check keeps a colour photo as it is; fed the RGB truth, a colour row
+    must still colour its L* (the paper's protocol), or it scores about 90 dB."""
+    from oldphoto.bench.paper import estimates_for
+    from oldphoto.metrics import psnr
+
+    data = small_data(2)
+    spec = next(row for row in ROWS if row.key == key)
+    estimates, _ = estimates_for(spec, data)
+    for estimate, truth in zip(estimates, data.truth, strict=True):
+        assert estimate.shape == truth.shape
+        assert psnr(estimate, truth) < 60.0
+
+
 def test_every_row_sees_the_same_noise(tmp_path: Path) -> None:
     write_classes(tmp_path, classes=2, per_class=2)
     first = make_data(tmp_path, 0, 0.15, seed=3)

@@ -285,11 +285,13 @@ def estimates_for(spec: RowSpec, data: BenchData) -> tuple[list[np.ndarray], str
         path = find_checkpoint(key, data.weights_dir)
         kind = "colorize-mlp" if key.startswith("mlp") else (
             "colorize-resnet" if key == "cnn-resnet" else "colorize-cnn")
-        return run_filter(kind, list(data.truth), weights=str(path)), _shown(path)
+        # the truth is a colour photo, which the filter would keep as it is (issue 13's
+        # colour check); the paper coloured its L*, so these rows force it
+        return run_filter(kind, list(data.truth), weights=str(path), recolour=True), _shown(path)
     if key.endswith("-default"):
         name = "colorize-" + key.removesuffix("-default")
         options, shown = colour_defaults(name, data.weights_dir)
-        return run_filter(name, list(data.truth), **options), shown
+        return run_filter(name, list(data.truth), recolour=True, **options), shown
     if key == "pipe-gray":
         return [np.repeat(g[..., None], 3, axis=2) for g in denoised_default(data)], None
     if key == "pipe-cnn":
