@@ -32,9 +32,9 @@ def main() -> None:
     from oldphoto.denoise.detect import precision_recall
     from oldphoto.denoise.images import list_images, read_grey
     from oldphoto.metrics import psnr
-    from oldphoto.restore.damage import damage_mask, fill_masked
+    from oldphoto.restore.damage import fill_masked
     from oldphoto.restore.estimate import estimate_noise
-    from oldphoto.restore.pipeline import GRAINY_LEVEL, denoise
+    from oldphoto.restore.pipeline import denoise, find_damage
 
     torch.set_num_threads(1)
     files = list_images(args.data, None)[:: args.every]
@@ -48,7 +48,7 @@ def main() -> None:
             damaged, truth = apply_damage(clean, realistic_at(strength), rng)
             level = estimate_noise(damaged)
             cleaned = denoise(damaged, level)
-            found = damage_mask(cleaned, grainy=level >= GRAINY_LEVEL)
+            found = find_damage(cleaned, level)
             changed = np.abs(damaged - clean) > 0.15
             rows.append([
                 psnr(_median_nlm(damaged, level), clean),

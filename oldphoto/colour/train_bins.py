@@ -97,13 +97,11 @@ def new_model(config: BinTrainConfig, centres: np.ndarray, classes: int) -> tupl
 def _parameter_groups(model: torch.nn.Module, tuned_scale: float) -> list[dict[str, Any]]:
     """The decoder (and a scratch encoder) at the full rate; a pretrained backbone's
     fine-tuned top, if any, at ``tuned_scale`` of it, so ImageNet features drift slowly."""
-    backbone = {id(p) for name, p in model.named_parameters() if ".backbone." in name}
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in trainable if id(p) not in backbone], "scale": 1.0}]
-    tuned = [p for p in trainable if id(p) in backbone]
-    if tuned:
-        groups.append({"params": tuned, "scale": tuned_scale})
-    return groups
+    backbone = getattr(model.encoder, "backbone", None)
+    tuned = [p for p in backbone.parameters() if p.requires_grad] if backbone is not None else []
+    tuned_ids = {id(p) for p in tuned}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in tuned_ids]
+    return [{"params": rest, "scale": 1.0}] + ([{"params": tuned, "scale": tuned_scale}] if tuned else [])
 
 
 def _lr(step: int, total: int, base: float) -> float:

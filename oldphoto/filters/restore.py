@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from oldphoto.errors import OldphotoError
 from oldphoto.filter import Filter, Option
 from oldphoto.frame import NOISE_MASK, Frame
@@ -87,21 +85,13 @@ class DenoiseGrainFilter(_GrainFilter):
     options = (STRENGTH, WEIGHTS)
 
     def process_frame(self, frame: Frame) -> Frame:
-        from oldphoto.aging import to_grey
-        from oldphoto.restore.estimate import estimate_noise
-        from oldphoto.restore.pipeline import denoise
+        from oldphoto.restore.pipeline import RestoreSettings, restore
 
-        estimated = estimate_noise(to_grey(frame.pixels))
-        level = estimated if self.level is None else self.level
-        pixels = frame.pixels
-        if pixels.ndim == 2:
-            out = denoise(pixels, level, self.params.weights)
-        else:
-            out = np.stack([denoise(pixels[..., c], level, self.params.weights)
-                            for c in range(3)], -1)
-        new = frame.replace(pixels=out)
-        new.meta["restore"] = {"noise_estimate": round(estimated * 255.0, 2),
-                               "strength": round(level * 255.0, 2)}
+        settings = RestoreSettings(level=self.level, scratches=False, colour="channels",
+                                   weights=self.params.weights)
+        pixels, info, _ = restore(frame.pixels, settings)
+        new = frame.replace(pixels=pixels)
+        new.meta["restore"] = {key: info[key] for key in ("noise_estimate", "strength")}
         return new
 
 

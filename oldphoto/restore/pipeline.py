@@ -98,18 +98,25 @@ def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
 
             chroma = gaussian_filter(chroma, (1.5, 1.5, 0), mode="mirror")
         out = clean_luma[..., None] + chroma
-    mask = np.zeros(luma.shape, bool)
-    if settings.scratches and estimated >= DAMAGE_LEVEL:
-        mask = damage_mask(clean_luma, grainy=estimated >= GRAINY_LEVEL)
-        if mask.any():
-            out = (fill_masked(out, mask) if out.ndim == 2 else
-                   np.stack([fill_masked(out[..., c], mask) for c in range(3)], -1))
+    mask = find_damage(clean_luma, estimated) if settings.scratches else np.zeros(luma.shape, bool)
+    if mask.any():
+        out = (fill_masked(out, mask) if out.ndim == 2 else
+               np.stack([fill_masked(out[..., c], mask) for c in range(3)], -1))
     out = np.clip(out, 0.0, 1.0).astype(np.float32)
     if settings.levels:
         out = auto_levels(out)
     info = {"noise_estimate": round(estimated * 255.0, 2), "strength": round(level * 255.0, 2),
             "damaged_pixels": int(mask.sum())}
     return out, info, mask
+
+
+def find_damage(clean_luma: np.ndarray, estimated: float) -> np.ndarray:
+    """The dust and scratches ``restore`` fills, on the denoised luma of a picture whose
+    grain was estimated at ``estimated``: none below DAMAGE_LEVEL (a clean photo),
+    else the finder's grainy-scan rules (DAMAGE_LEVEL is above GRAINY_LEVEL)."""
+    if estimated < DAMAGE_LEVEL:
+        return np.zeros(np.shape(clean_luma), bool)
+    return damage_mask(clean_luma, grainy=True)
 
 
 def scratch_mask(pixels: np.ndarray, weights: Path | None = None) -> np.ndarray:
