@@ -5,14 +5,15 @@ extra input, so one network serves every strength and the strength can be set
 by hand. A second, coarser level (another unshuffle) widens the receptive field
 cheaply: most of the arithmetic runs at a sixteenth of the pixels, which keeps
 a 12 MP scan within seconds on a CPU. The network predicts the noise; the output
-is the input minus it.
+is the input minus it. The same body, with two inputs and a logit out, is the
+learned dust and scratch finder (:mod:`oldphoto.restore.damage_net`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import nn
@@ -40,44 +41,65 @@ def _conv(cin: int, cout: int) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, padding=1)
 
 
-class GrainNet(nn.Module):
-    """Noisy grey (N,1,H,W) plus level (N,1,1,1) on [0,1] -> denoised; H and W divisible by 4."""
+class TwoLevelNet(nn.Module):
+    """The two-level body shared by the grain denoiser and the damage finder: (N, inputs, H, W)
+    plus a level (N,1,1,1) on [0,1] -> an (N, outputs, H, W) map; H and W divisible by 4."""
 
-    def __init__(self, arch: GrainArch = GrainArch()):
+    FORMAT: ClassVar[str]
+    SHIPPED: ClassVar[Path]
+    WHAT: ClassVar[str]
+
+    def __init__(self, arch: GrainArch = GrainArch(), inputs: int = 1, outputs: int = 1):
         super().__init__()
         self.arch = arch
         f, c = arch.fine, arch.coarse
-        self.head = nn.Sequential(_conv(5, f), nn.ReLU(inplace=True), _conv(f, f), nn.ReLU(inplace=True))
+        self.head = nn.Sequential(_conv(4 * inputs + 1, f), nn.ReLU(inplace=True), _conv(f, f),
+                                  nn.ReLU(inplace=True))
         body: list[nn.Module] = [_conv(4 * f + 1, c), nn.ReLU(inplace=True)]
         for _ in range(arch.body):
             body += [_conv(c, c), nn.ReLU(inplace=True)]
         body += [_conv(c, 4 * f)]
         self.body = nn.Sequential(*body)
-        self.tail = nn.Sequential(nn.ReLU(inplace=True), _conv(f, f), nn.ReLU(inplace=True), _conv(f, 4))
+        self.tail = nn.Sequential(nn.ReLU(inplace=True), _conv(f, f), nn.ReLU(inplace=True),
+                                  _conv(f, 4 * outputs))
 
-    def forward(self, noisy: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
-        level = (level * LEVEL_SCALE).to(noisy.dtype)
-        half = F.pixel_unshuffle(noisy, 2)
+    def map(self, images: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        level = (level * LEVEL_SCALE).to(images.dtype)
+        half = F.pixel_unshuffle(images, 2)
         fine = self.head(torch.cat([half, level.expand(-1, 1, *half.shape[2:])], 1))
         quarter = F.pixel_unshuffle(fine, 2)
         coarse = self.body(torch.cat([quarter, level.expand(-1, 1, *quarter.shape[2:])], 1))
-        residual = self.tail(fine + F.pixel_shuffle(coarse, 2))
-        return noisy - F.pixel_shuffle(residual, 2)
+        return F.pixel_shuffle(self.tail(fine + F.pixel_shuffle(coarse, 2)), 2)
 
 
-def macs_per_pixel(arch: GrainArch) -> float:
+Net = TypeVar("Net", bound=TwoLevelNet)
+
+
+class GrainNet(TwoLevelNet):
+    """Noisy grey (N,1,H,W) plus level (N,1,1,1) on [0,1] -> denoised; H and W divisible by 4."""
+
+    FORMAT, SHIPPED, WHAT = FORMAT, SHIPPED, "grain denoiser"
+
+    def __init__(self, arch: GrainArch = GrainArch()):
+        super().__init__(arch)
+
+    def forward(self, noisy: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        return noisy - self.map(noisy, level)
+
+
+def macs_per_pixel(arch: GrainArch, inputs: int = 1, outputs: int = 1) -> float:
     """Multiply-adds per input pixel: the budget a 12 MP scan must fit."""
     f, c = arch.fine, arch.coarse
-    half = 9 * (5 * f + f * f + f * f + f * 4) / 4
+    half = 9 * ((4 * inputs + 1) * f + f * f + f * f + f * 4 * outputs) / 4
     quarter = 9 * ((4 * f + 1) * c + arch.body * c * c + c * 4 * f) / 16
     return half + quarter
 
 
-def save_grain(path: Path, model: GrainNet, record: dict[str, Any], half: bool = False) -> None:
+def save_net(path: Path, model: TwoLevelNet, record: dict[str, Any], half: bool = False) -> None:
     """Write atomically plain tensors and JSON-able data, loadable with weights_only=True."""
     state = {k: (v.detach().cpu().half() if half else v.detach().cpu().clone())
              for k, v in model.state_dict().items()}
-    payload = {"format": FORMAT, "arch": asdict(model.arch), "state": state, "record": record}
+    payload = {"format": model.FORMAT, "arch": asdict(model.arch), "state": state, "record": record}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -85,25 +107,31 @@ def save_grain(path: Path, model: GrainNet, record: dict[str, Any], half: bool =
     tmp.replace(path)
 
 
-def load_grain(path: Path | None = None) -> tuple[GrainNet, dict[str, Any]]:
-    """The network in eval mode (float32) and its record; one-line errors for bad files."""
-    path = Path(path) if path is not None else SHIPPED
+def load_net(kind: type[Net], path: Path | None = None) -> tuple[Net, dict[str, Any]]:
+    """A ``kind`` network in eval mode (float32) and its record; one-line errors for bad files."""
+    path = Path(path) if path is not None else kind.SHIPPED
+    what = kind.WHAT
     if not path.is_file():
-        raise OldphotoError(f"{path}: grain denoiser weights not found")
+        raise OldphotoError(f"{path}: {what} weights not found")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:
-        raise OldphotoError(f"{path}: not a readable grain denoiser checkpoint "
+        raise OldphotoError(f"{path}: not a readable {what} checkpoint "
                             "(or it holds pickled code, which oldphoto refuses)") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise OldphotoError(f"{path}: not an oldphoto grain denoiser checkpoint")
+    if not isinstance(payload, dict) or payload.get("format") != kind.FORMAT:
+        raise OldphotoError(f"{path}: not an oldphoto {what} checkpoint")
     try:
         arch = GrainArch(**{k: int(v) for k, v in dict(payload["arch"]).items()})
         if max(arch.fine, arch.coarse, arch.body) > 1024:
             raise ValueError("sizes out of range")
-        model = GrainNet(arch)
+        model = kind(arch)
         model.load_state_dict({k: v.float() for k, v in payload["state"].items()})
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise OldphotoError(f"{path}: malformed grain checkpoint ({reason[:120]})") from None
+        raise OldphotoError(f"{path}: malformed {what} checkpoint ({reason[:120]})") from None
     return model.eval(), dict(payload.get("record", {}))
+
+
+def load_grain(path: Path | None = None) -> tuple[GrainNet, dict[str, Any]]:
+    """The grain denoiser (the shipped one by default) and its record."""
+    return load_net(GrainNet, path)

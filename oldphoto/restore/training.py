@@ -1,4 +1,6 @@
-"""``oldphoto train denoise-grain``: the grain denoiser's training loop, resumable.
+"""The training loop of ``restore``'s two networks, resumable: ``oldphoto train
+denoise-grain`` (here, :func:`grain_task`) and ``train damage-finder``
+(:mod:`oldphoto.restore.finder_training`), each a :class:`Task`.
 
 Built for one or two CPU cores: the clean images are uint8 arrays in memory,
 every step draws random crops and damages them on the fly
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ import torch
 
 from oldphoto.console import Progress, say
 from oldphoto.errors import OldphotoError
-from oldphoto.restore.model import GrainArch, GrainNet, save_grain
+from oldphoto.restore.model import GrainArch, GrainNet, TwoLevelNet, save_net
 from oldphoto.restore.synth import degrade
 
 
@@ -85,6 +88,10 @@ def _lr(done: float, base: float) -> float:
     return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * (done - 0.02) / 0.98)))
 
 
+GRAIN_DAMAGE = ("Gaussian sigma U(0,55)/255 (a fifth scaled by 0.1), half of crops correlated "
+                "(blur 0.3-1 px), half signal-dependent, a quarter JPEG q60-95")
+
+
 def _progress(step: int, seconds: float, config: GrainConfig) -> float:
     """How far through the run: by steps, or by the time budget (--minutes) if that comes first."""
     done = step / max(1, config.steps)
@@ -106,7 +113,7 @@ def validation_set(images: list[np.ndarray], seed: int) -> tuple[torch.Tensor, .
     return clean, clean + sigma * torch.randn(clean.shape, generator=gen), sigma
 
 
-def validate(model: GrainNet, check: tuple[torch.Tensor, ...]) -> dict[str, float]:
+def validate(model: TwoLevelNet, check: tuple[torch.Tensor, ...]) -> dict[str, float]:
     """PSNR at each sigma of the fixed check."""
     clean, noisy, sigma = check
     with torch.inference_mode():
@@ -116,13 +123,41 @@ def validate(model: GrainNet, check: tuple[torch.Tensor, ...]) -> dict[str, floa
     return {f"psnr{s}": round(float(p), 3) for s, p in zip((15, 25, 50), psnr, strict=True)}
 
 
+@dataclass(frozen=True)
+class Task:
+    """What a run learns: the network, one step's loss (its batch drawn from the step's
+    generator, so a resumed run draws the same), the fixed check, and the damage it learns."""
+
+    build: Callable[[GrainArch], TwoLevelNet]
+    loss: Callable[[TwoLevelNet, torch.Tensor, np.random.Generator], torch.Tensor]
+    check: Callable[[TwoLevelNet], dict[str, float]]
+    damage: str
+
+
+def grain_task(check_images: list[np.ndarray], seed: int) -> Task:
+    """The grain denoiser: MSE to the clean crop under :func:`degrade`'s damage."""
+    check = validation_set(check_images, seed)
+
+    def loss(model: TwoLevelNet, clean: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        noisy, level = degrade(clean, rng)
+        return torch.nn.functional.mse_loss(model(noisy, level).float(), clean)
+
+    return Task(GrainNet, loss, lambda model: validate(model, check), GRAIN_DAMAGE)
+
+
 def train_grain(config: GrainConfig, images: list[np.ndarray], check_images: list[np.ndarray],
                 resume: Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) the grain denoiser."""
+    return train_net(config, grain_task(check_images, config.seed), images, resume, progress)
+
+
+def train_net(config: GrainConfig, task: Task, images: list[np.ndarray],
+              resume: Path | None = None, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) training; writes config.out every save_every steps and at the end."""
     torch.set_num_threads(max(1, config.threads))
     torch.manual_seed(config.seed)
-    model = GrainNet(GrainArch(**config.arch))
-    average = GrainNet(GrainArch(**config.arch))
+    model = task.build(GrainArch(**config.arch))
+    average = task.build(GrainArch(**config.arch))
     average.load_state_dict(model.state_dict())
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     start, history, elapsed = 0, [], 0.0
@@ -137,20 +172,19 @@ def train_grain(config: GrainConfig, images: list[np.ndarray], check_images: lis
         optimiser.load_state_dict(state["optimiser"])
         start, history, elapsed = int(state["step"]), list(state["history"]), float(state["seconds"])
         config.command = " ; ".join([*state.get("commands", []), config.command])
-    check = validation_set(check_images, config.seed)
     began = time.time() - elapsed
     record: dict[str, Any] = {}
     running = 0.0
+    last = start if _progress(start, elapsed, config) >= 1.0 else config.steps  # budget spent
     with Progress("step", config.steps, progress, start) as bar:
-        for step in range(start, config.steps):
+        for step in range(start, last):
             rng = np.random.default_rng([config.seed, step])
             clean = crops(images, config.batch_size, config.crop, rng)
-            noisy, level = degrade(clean, rng)
             done_share = _progress(step, time.time() - began, config)
             for group in optimiser.param_groups:
                 group["lr"] = _lr(done_share, config.lr)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-                loss = torch.nn.functional.mse_loss(model(noisy, level).float(), clean)
+                loss = task.loss(model, clean, rng)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -163,12 +197,12 @@ def train_grain(config: GrainConfig, images: list[np.ndarray], check_images: lis
             done = step + 1
             out_of_time = _progress(done, time.time() - began, config) >= 1.0
             if done % config.save_every == 0 or out_of_time:
-                metrics = validate(average.eval(), check)
+                metrics = task.check(average.eval())
                 history.append({"step": done, "loss": round(running, 7),
                                 "seconds": round(time.time() - began, 1), **metrics})
                 bar.log(f"step {done}: {metrics}")
-                record = _record(config, images, history)
-                save_grain(out, average, record)
+                record = _record(config, images, history, task.damage)
+                save_net(out, average, record)
                 torch.save({"model": model.state_dict(), "average": average.state_dict(),
                             "optimiser": optimiser.state_dict(), "step": done, "history": history,
                             "seconds": time.time() - began,
@@ -176,16 +210,16 @@ def train_grain(config: GrainConfig, images: list[np.ndarray], check_images: lis
             if out_of_time:
                 break
     if not record:
-        say(f"{out}: already trained for {config.steps} steps; nothing to do")
+        say(f"{out}: already trained for {start} steps within its budget; nothing to do")
     return record
 
 
-def _record(config: GrainConfig, images: list[np.ndarray], history: list[dict]) -> dict[str, Any]:
+def _record(config: GrainConfig, images: list[np.ndarray], history: list[dict], damage: str
+            ) -> dict[str, Any]:
     """How the weights were made: command, data, steps, time, last validation."""
     config_dict = asdict(config)
     return {"config": config_dict, "command": config.command, "data": config.data,
             "images": len(images), "steps": history[-1]["step"], "seconds": history[-1]["seconds"],
-            "validation": {k: v for k, v in history[-1].items() if k.startswith("psnr")},
+            "validation": {k: v for k, v in history[-1].items() if k not in ("step", "loss", "seconds")},
             "history": history,
-            "damage": "Gaussian sigma U(0,55)/255 (a fifth scaled by 0.1), half of crops "
-                      "correlated (blur 0.3-1 px), half signal-dependent, a quarter JPEG q60-95"}
+            "damage": damage}
