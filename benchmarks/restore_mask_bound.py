@@ -4,9 +4,11 @@
 
 For each photo and strength, `age --realistic` damage is made with its true mask;
 the grain network runs at the estimated level; then the damage is filled with
-the finder's own mask and with the true one. Printed per strength: median + NLM
-(the issue's baseline), the network alone, the finder's mask, the true mask, and
-the finder's precision / recall of the pixels the damage changed by more than 0.15.
+the rules' mask (`restore/damage.py`, the finder before the learned one), the
+learned finder's mask (what `restore` uses) and the true one. Printed per
+strength: median + NLM (the issue's baseline), the network alone, the three
+fills, and each finder's precision / recall of the pixels the damage changed by
+more than 0.15.
 """
 
 from __future__ import annotations
@@ -32,14 +34,15 @@ def main() -> None:
     from oldphoto.denoise.detect import precision_recall
     from oldphoto.denoise.images import list_images, read_grey
     from oldphoto.metrics import psnr
-    from oldphoto.restore.damage import fill_masked
+    from oldphoto.restore.damage import damage_mask, fill_masked
     from oldphoto.restore.estimate import estimate_noise
     from oldphoto.restore.pipeline import denoise, find_damage
 
     torch.set_num_threads(1)
     files = list_images(args.data, None)[:: args.every]
     print(f"{args.data} ({len(files)} images): PSNR dB")
-    print("strength | median + NLM | network alone | finder's mask | true mask | precision / recall")
+    print("strength | median + NLM | network alone | rules' mask | learned mask | true mask | "
+          "rules P / R | learned P / R")
     for strength in (float(s) for s in args.strengths.split(",")):
         rows = []
         for index, path in enumerate(files):
@@ -48,18 +51,20 @@ def main() -> None:
             damaged, truth = apply_damage(clean, realistic_at(strength), rng)
             level = estimate_noise(damaged)
             cleaned = denoise(damaged, level)
-            found = find_damage(cleaned, level)
+            rules = damage_mask(cleaned, grainy=True)
+            learned = find_damage(damaged, cleaned, level)
             changed = np.abs(damaged - clean) > 0.15
             rows.append([
                 psnr(_median_nlm(damaged, level), clean),
                 psnr(np.clip(cleaned, 0, 1), clean),
-                psnr(np.clip(fill_masked(cleaned, found), 0, 1), clean),
-                psnr(np.clip(fill_masked(cleaned, truth), 0, 1), clean),
-                *precision_recall(found, truth, changed=changed),
+                *(psnr(np.clip(fill_masked(cleaned, mask), 0, 1), clean)
+                  for mask in (rules, learned, truth)),
+                *precision_recall(rules, truth, changed=changed),
+                *precision_recall(learned, truth, changed=changed),
             ])
-        mean = np.mean(rows, axis=0)
-        print(f"x{strength:g} | {mean[0]:.2f} | {mean[1]:.2f} | {mean[2]:.2f} | {mean[3]:.2f} | "
-              f"{mean[4]:.3f} / {mean[5]:.3f}", flush=True)
+        m = np.mean(rows, axis=0)
+        print(f"x{strength:g} | {m[0]:.2f} | {m[1]:.2f} | {m[2]:.2f} | {m[3]:.2f} | {m[4]:.2f} | "
+              f"{m[5]:.3f} / {m[6]:.3f} | {m[7]:.3f} / {m[8]:.3f}", flush=True)
 
 
 if __name__ == "__main__":

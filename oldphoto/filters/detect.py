@@ -40,8 +40,8 @@ class DetectFilter(Filter):
                "Speck rule: also flag dust specks and thin scratches (3x3 top-hat); "
                "for real scans, costs precision on plain salt-and-pepper."),
         Option("scratches", bool, False,
-               "Also flag dust and scratches as `restore` does: on the grain-denoised "
-               "luma, by shape (for grainy real scans)."),
+               "Also flag dust and scratches as `restore` does: its learned finder, on "
+               "the luma and its grain-denoised copy (for real scans)."),
         Option("channels", str, "luma", "Detect on luminance (one mask) or on each channel.",
                choices=("luma", "each")),
         Option("show", bool, False, "Emit the mask (or an overlay) as the picture."),

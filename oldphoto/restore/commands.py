@@ -62,7 +62,57 @@ def train_denoise_grain(
                    err=True)
 
 
+def train_damage_finder(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint (.pth) to write.")],
+    data: Annotated[list[Path] | None, typer.Option(
+        "--data", help="Folder of clean images (repeatable); default Train400 and scenes/train.")] = None,
+    check: Annotated[Path | None, typer.Option(
+        help="Held-out folder: the per-checkpoint check and the threshold; default scenes/val.")] = None,
+    grain: Annotated[Path | None, typer.Option(
+        help="Grain denoiser whose output the finder sees (default: the shipped one).")] = None,
+    steps: Annotated[int, typer.Option(help="Optimiser steps in all (a resumed run continues).")] = 8000,
+    minutes: Annotated[float, typer.Option(
+        help="Time budget: the schedule runs by elapsed time and stops there (0: by --steps).")] = 0.0,
+    crop: Annotated[int, typer.Option(help="Crop side in pixels (multiple of 4).")] = 96,
+    batch: Annotated[int, typer.Option("--batch-size", help="Crops per step.")] = 8,
+    every: Annotated[int, typer.Option("--save-every", help="Checkpoint every N steps.")] = 250,
+    calibrate_on: Annotated[int, typer.Option(
+        min=0, help="Choose the fill threshold on this many --check photos (0: keep 0.5).")] = 12,
+    threads: Annotated[int, typer.Option(help="Torch threads.")] = 1,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of crops and damage.")] = 0,
+    resume: Annotated[Path | None, typer.Option(help="Continue from this checkpoint's .state.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train the dust and scratch finder behind restore on crops aged as scans, true mask known."""
+    from oldphoto.denoise.images import list_images
+    from oldphoto.errors import OldphotoError
+    from oldphoto.restore.damage_net import FINDER_ARCH
+    from oldphoto.restore.finder_training import calibrate_threshold, finder_task
+    from oldphoto.restore.training import GrainConfig, load_images, train_net
+
+    if crop % 4 or crop < 32:
+        raise OldphotoError(f"--crop {crop}: must be a multiple of 4, at least 32")
+    folders = list(data or [DATA / "denoise" / "Train400", DATA / "scenes" / "train"])
+    check_folder = check or DATA / "scenes" / "val"
+    config = GrainConfig(
+        out=str(output), data=[str(f) for f in folders], steps=steps, batch_size=batch, crop=crop,
+        save_every=every, minutes=minutes, seed=seed, threads=threads,
+        arch={"fine": FINDER_ARCH.fine, "coarse": FINDER_ARCH.coarse, "body": FINDER_ARCH.body},
+        command=shlex.join(["oldphoto", *sys.argv[1:]]))
+    images = load_images(folders, 0, crop)
+    task = finder_task(load_images([check_folder], 64, 128), seed, grain)
+    record = train_net(config, task, images, resume=resume, progress=progress)
+    if calibrate_on and output.is_file():  # also after a run that had nothing left to train
+        photos = list_images(check_folder, None)[::7][:calibrate_on]
+        record = calibrate_threshold(output, photos, seed)
+        typer.echo(f"{output}: threshold {record['threshold']}", err=True)
+    if record:
+        typer.echo(f"{output}: {record['steps']} steps, {record['seconds']} s, {record['validation']}",
+                   err=True)
+
+
 @hookimpl
 def register_commands(cli: typer.Typer, train: typer.Typer, bench: typer.Typer) -> None:
-    """Add ``train denoise-grain``."""
+    """Add ``train denoise-grain`` and ``train damage-finder``."""
     train.command("denoise-grain")(train_denoise_grain)
+    train.command("damage-finder")(train_damage_finder)

@@ -2,8 +2,9 @@
 
 The order matters: the grain is removed first (at the blindly estimated level,
 or the one asked for), because on a grainy scan a speck's edge is lost in the
-grain; dust and scratches are then found on the denoised picture and filled
-from their neighbours. Colour scans go through luma and chroma: the network
+grain; dust and scratches are then found on the denoised picture (by a small
+network that sees the scan and its denoised copy) and filled from their
+neighbours. Colour scans go through luma and chroma: the network
 cleans the luma (where grain shows), the chroma is only smoothed, which is
 where film and scanners put little detail (measured against per-channel in
 docs/restore.md).
@@ -19,6 +20,7 @@ import numpy as np
 
 from oldphoto.aging import to_grey
 from oldphoto.restore.damage import damage_mask, fill_masked
+from oldphoto.restore.damage_net import damage_probability, finder
 from oldphoto.restore.estimate import estimate_noise
 from oldphoto.restore.infer import denoise_grey
 from oldphoto.restore.model import GrainNet, load_grain
@@ -98,7 +100,8 @@ def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
 
             chroma = gaussian_filter(chroma, (1.5, 1.5, 0), mode="mirror")
         out = clean_luma[..., None] + chroma
-    mask = find_damage(clean_luma, estimated) if settings.scratches else np.zeros(luma.shape, bool)
+    mask = (find_damage(luma, clean_luma, estimated) if settings.scratches
+            else np.zeros(luma.shape, bool))
     if mask.any():
         out = (fill_masked(out, mask) if out.ndim == 2 else
                np.stack([fill_masked(out[..., c], mask) for c in range(3)], -1))
@@ -110,17 +113,23 @@ def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
     return out, info, mask
 
 
-def find_damage(clean_luma: np.ndarray, estimated: float) -> np.ndarray:
-    """The dust and scratches ``restore`` fills, on the denoised luma of a picture whose
-    grain was estimated at ``estimated``: none below DAMAGE_LEVEL (a clean photo),
-    else the finder's grainy-scan rules (DAMAGE_LEVEL is above GRAINY_LEVEL)."""
-    if estimated < DAMAGE_LEVEL:
+def find_damage(luma: np.ndarray, clean_luma: np.ndarray, estimated: float,
+                always: bool = False) -> np.ndarray:
+    """The dust and scratches ``restore`` fills, given a picture's luma, its denoised copy and
+    its grain as estimated: none below DAMAGE_LEVEL (a clean photo) unless ``always``; else
+    the learned finder's mask, or the rules' (:func:`damage_mask`) without its weights."""
+    if estimated < DAMAGE_LEVEL and not always:
         return np.zeros(np.shape(clean_luma), bool)
-    return damage_mask(clean_luma, grainy=True)
+    learned = finder()
+    if learned is None:
+        return damage_mask(clean_luma, grainy=estimated >= GRAINY_LEVEL)
+    model, threshold = learned
+    return damage_probability(model, luma, clean_luma, estimated) > threshold
 
 
 def scratch_mask(pixels: np.ndarray, weights: Path | None = None) -> np.ndarray:
-    """Dust and scratches as ``restore`` finds them: on the luma, after the grain is removed."""
+    """Dust and scratches as ``restore`` finds them (at any grain level): on the luma, with
+    the grain removed."""
     luma = to_grey(np.asarray(pixels, np.float32))
     level = estimate_noise(luma)
-    return damage_mask(denoise(luma, level, weights), grainy=level >= GRAINY_LEVEL)
+    return find_damage(luma, denoise(luma, level, weights), level, always=True)

@@ -1,4 +1,8 @@
-"""The damage the grain denoiser learns to remove, made on the fly for a batch of crops.
+"""The damage the restore networks learn from, made on the fly for a batch of crops.
+
+:func:`degrade` is what the grain denoiser learns to remove; :func:`scan_damage`
+is what the damage finder learns to find (grain plus dust and scratches, with
+the true mask).
 
 Real film and scanners add more than white Gaussian noise: grain that is
 brighter in the highlights (signal-dependent, Poisson-like), grain that is
@@ -70,3 +74,37 @@ def degrade(clean: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor
     level = (noisy - clean).flatten(1).std(1)
     jitter = torch.from_numpy(rng.uniform(0.9, 1.1, batch).astype(np.float32))
     return noisy, (level * jitter)[:, None, None, None]
+
+
+#: Differences from the clean photo below this are invisible damage: neither right nor wrong.
+VISIBLE = 0.06
+
+
+def scan_damage(clean: torch.Tensor, rng: np.random.Generator
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Clean (N,1,H,W) crops aged as ``age --realistic`` ages a scan, each with its own mix:
+    grain 4-25 levels of 255 (film grain, or in a third of the crops white scanner noise
+    over the dust), blur, fading, JPEG, and dust and scratches in varying number (none in
+    a quarter of the crops, so that grain and texture alone teach "no damage").
+    Returns the damaged crops, the true damage mask and a per-pixel loss weight that is 0
+    where the damage left the pixel as it was (a dark speck on a dark patch)."""
+    from oldphoto.aging import Damage, apply_damage
+
+    damaged = np.empty(clean.shape, np.float32)
+    truth = np.zeros(clean.shape, np.float32)
+    for index, crop in enumerate(clean[:, 0].numpy()):
+        marked = rng.random() >= 0.25
+        grain = float(rng.uniform(4.0, 25.0)) / 255.0
+        white = rng.random() < 1 / 3
+        mix = Damage(grain=0.0 if white else grain,
+                     dust=float(rng.uniform(0.0005, 0.008)) if marked else 0.0,
+                     scratches=int(rng.integers(1, 4)) if marked and rng.random() < 0.7 else 0,
+                     fade=float(rng.uniform(0.0, 0.3)), blur=float(rng.uniform(0.0, 1.0)),
+                     jpeg_quality=int(rng.integers(70, 96)) if rng.random() < 0.5 else 0)
+        damaged[index, 0], mask = apply_damage(crop, mix, rng)
+        if white:
+            damaged[index, 0] += rng.normal(0.0, grain, crop.shape).astype(np.float32)
+        truth[index, 0] = mask
+    damaged_t, truth_t = torch.from_numpy(damaged), torch.from_numpy(truth)
+    weight = 1.0 - truth_t * ((damaged_t - clean).abs() < VISIBLE).float()
+    return damaged_t, truth_t, weight
