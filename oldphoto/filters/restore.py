@@ -46,8 +46,9 @@ STRENGTH = Option("strength", str, "auto",
 
 class RestoreFilter(_GrainFilter):
     """Blind grain and noise removal by a small network, then dust specks and thin
-    scratches found on the cleaned picture and filled from their surroundings;
-    a clean photo passes nearly unchanged. See docs/restore.md for the measurements.
+    scratches found by a second one (on the scan and its cleaned copy) and filled
+    from their surroundings; a clean photo passes nearly unchanged. See
+    docs/restore.md for the measurements.
     """
 
     name = "restore"
