@@ -134,3 +134,12 @@ def hue_balanced_hit_rate(counts: np.ndarray, min_share: float = 0.01) -> float:
         return float("nan")
     used = totals >= min_share * totals.sum()
     return float((hits[used] / totals[used]).mean())
+
+
+def hits_by_sextant(counts: np.ndarray) -> dict[str, list[float]]:
+    """Each sextant's hit rate and its share of the colourful pixels (hues 0, 60, ..., 300),
+    from the pooled (2, 6) counts: which colours pull the balanced rate down."""
+    hits, totals = np.asarray(counts, np.float64)
+    rates = np.divide(hits, totals, out=np.zeros(6), where=totals > 0)
+    return {"rate": [round(float(r), 4) for r in rates],
+            "share": [round(float(t), 4) for t in totals / max(totals.sum(), 1.0)]}

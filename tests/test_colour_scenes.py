@@ -195,6 +195,24 @@ def test_hue_balanced_hit_rate_scores_truth_grey_and_a_warm_tint() -> None:
     assert hue_balanced_hit_rate(counts) == pytest.approx(0.5, abs=0.03)
 
 
+def test_hits_by_sextant_show_which_hues_a_warm_tint_gets() -> None:
+    from skimage.color import lab2rgb
+
+    from oldphoto.metrics import constant_tint, hits_by_sextant, hue_balanced_hit_rate, hue_hits
+
+    angles = np.radians(np.arange(0, 360, 5.0))
+    lab = np.stack([np.full((4, len(angles)), 60.0), 40 * np.cos(angles) + np.zeros((4, 1)),
+                    40 * np.sin(angles) + np.zeros((4, 1))], axis=-1)
+    truth = np.clip(lab2rgb(lab), 0, 1).astype(np.float32)
+    counts = hue_hits(constant_tint(truth, 4.0, 12.0), truth)  # hue 72 degrees
+    split = hits_by_sextant(counts)
+    assert sum(split["share"]) == pytest.approx(1.0, abs=1e-3)
+    assert split["rate"][3] == 0.0 and split["rate"][5] == 0.0  # cyan and purple: missed
+    assert max(split["rate"][1], split["rate"][2]) > 0.3  # the warm sextants it lies between
+    used = [r for r, share in zip(split["rate"], split["share"], strict=True) if share >= 0.01]
+    assert np.mean(used) == pytest.approx(hue_balanced_hit_rate(counts), abs=1e-3)
+
+
 def test_thumbnails_get_their_own_calibrated_read_out(tmp_path: Path) -> None:
     from oldphoto.colour.calibrate_bins import calibrate
     from oldphoto.colour.models.checkpoint import read_checkpoint, write_payload

@@ -14,7 +14,13 @@ import numpy as np
 
 from oldphoto.codecs import image_files
 from oldphoto.colour.evaluate import Scores
-from oldphoto.metrics import constant_tint, grey_baseline, hue_balanced_hit_rate, hue_hits
+from oldphoto.metrics import (
+    constant_tint,
+    grey_baseline,
+    hits_by_sextant,
+    hue_balanced_hit_rate,
+    hue_hits,
+)
 
 
 def list_images(folder: Path, limit: int = 0) -> list[Path]:
@@ -56,6 +62,7 @@ def score_controls(truths: list[np.ndarray], greys: list[np.ndarray]) -> list[di
             hits += hue_hits(estimate, truth)
         summary = scores.summary()
         summary.update({"weights": name, "kind": "control", "hit_rate": round(hue_balanced_hit_rate(hits), 4),
+                        "hits_by_sextant": hits_by_sextant(hits),
                         "left_grey_fraction": 0.0, "rgb_files_gain_db": float("nan"),
                         "colour_originals_gain_db": float("nan")})
         rows.append(summary)
@@ -95,6 +102,7 @@ def score_weights(
             left_grey += int(info.get("left_grey", False))
     summary = scores.summary()
     summary["hit_rate"] = round(hue_balanced_hit_rate(hits), 4)
+    summary["hits_by_sextant"] = hits_by_sextant(hits)
     summary["rgb_files"] = rgb_files.summary()
     summary["colour_originals"] = colour_only.summary()
     summary["colour_originals_gain_db"] = colour_only.summary().get("gain_db", 0.0)
