@@ -84,6 +84,8 @@ def train_damage_finder(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Train the dust and scratch finder behind restore on crops aged as scans, true mask known."""
+    from dataclasses import asdict
+
     from oldphoto.denoise.images import list_images
     from oldphoto.errors import OldphotoError
     from oldphoto.restore.damage_net import FINDER_ARCH
@@ -97,14 +99,14 @@ def train_damage_finder(
     config = GrainConfig(
         out=str(output), data=[str(f) for f in folders], steps=steps, batch_size=batch, crop=crop,
         save_every=every, minutes=minutes, seed=seed, threads=threads,
-        arch={"fine": FINDER_ARCH.fine, "coarse": FINDER_ARCH.coarse, "body": FINDER_ARCH.body},
+        arch=asdict(FINDER_ARCH),
         command=shlex.join(["oldphoto", *sys.argv[1:]]))
     images = load_images(folders, 0, crop)
     task = finder_task(load_images([check_folder], 64, 128), seed, grain)
     record = train_net(config, task, images, resume=resume, progress=progress)
     if calibrate_on and output.is_file():  # also after a run that had nothing left to train
         photos = list_images(check_folder, None)[::7][:calibrate_on]
-        record = calibrate_threshold(output, photos, seed)
+        record = calibrate_threshold(output, photos, seed, grain)
         typer.echo(f"{output}: threshold {record['threshold']}", err=True)
     if record:
         typer.echo(f"{output}: {record['steps']} steps, {record['seconds']} s, {record['validation']}",

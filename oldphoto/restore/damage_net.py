@@ -15,14 +15,13 @@ chosen on held-out photos and kept in the checkpoint's record.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from oldphoto.restore.infer import run_tiled
-from oldphoto.restore.model import WEIGHTS_DIR, GrainArch, TwoLevelNet, load_net
+from oldphoto.restore.model import WEIGHTS_DIR, GrainArch, TwoLevelNet, cached_net
 
 #: Widths of the finder: a third of the grain denoiser's arithmetic per pixel.
 FINDER_ARCH = GrainArch(fine=24, coarse=48, body=4)
@@ -42,18 +41,13 @@ class DamageNet(TwoLevelNet):
         return self.map(torch.cat([scan, denoised], 1), level)
 
 
-@lru_cache(maxsize=4)
-def _finder(path: Path, _mtime: int) -> tuple[DamageNet, float]:
-    model, record = load_net(DamageNet, path)
-    return model, float(record.get("threshold", DEFAULT_THRESHOLD))
-
-
 def finder(path: Path | None = None) -> tuple[DamageNet, float] | None:
     """The finder and its threshold, read once per process; None when no weights exist."""
     path = Path(path) if path is not None else DamageNet.SHIPPED
     if not path.is_file():
         return None
-    return _finder(path, path.stat().st_mtime_ns)
+    model, record = cached_net(DamageNet, path)
+    return model, float(record.get("threshold", DEFAULT_THRESHOLD))
 
 
 def damage_probability(model: DamageNet, scan: np.ndarray, denoised: np.ndarray, level: float,

@@ -102,9 +102,11 @@ def _calibration_damage() -> list[tuple[str, Callable[[np.ndarray, np.random.Gen
             + [(f"white noise sigma {s:g}", white(s)) for s in (15.0, 25.0)])
 
 
-def calibrate_threshold(path: Path, photos: list[Path], seed: int = 0) -> dict[str, Any]:
+def calibrate_threshold(path: Path, photos: list[Path], seed: int = 0,
+                        grain_weights: Path | None = None) -> dict[str, Any]:
     """Choose the fill threshold by ``restore``'s PSNR on held-out grey photos (see the
-    module's docstring); written into the checkpoint's record."""
+    module's docstring), denoised by the grain network the finder was trained with;
+    written into the checkpoint's record."""
     from oldphoto.denoise.images import read_grey
     from oldphoto.metrics import psnr
     from oldphoto.restore.damage import fill_masked
@@ -119,7 +121,7 @@ def calibrate_threshold(path: Path, photos: list[Path], seed: int = 0) -> dict[s
         for which, (_, make) in enumerate(conditions):
             damaged = make(clean, np.random.default_rng([seed, index, which, 77]))
             level = estimate_noise(damaged)
-            denoised = denoise(damaged, level)
+            denoised = denoise(damaged, level, grain_weights)
             chance = damage_probability(model, damaged, denoised, level)
             for column, threshold in enumerate(THRESHOLDS):
                 filled = fill_masked(denoised, chance > threshold)

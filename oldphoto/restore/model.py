@@ -12,8 +12,9 @@ learned dust and scratch finder (:mod:`oldphoto.restore.damage_net`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import torch
 from torch import nn
@@ -130,6 +131,19 @@ def load_net(kind: type[Net], path: Path | None = None) -> tuple[Net, dict[str, 
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise OldphotoError(f"{path}: malformed {what} checkpoint ({reason[:120]})") from None
     return model.eval(), dict(payload.get("record", {}))
+
+
+@lru_cache(maxsize=8)
+def _cached(kind: type[TwoLevelNet], path: Path, _mtime: int) -> tuple[TwoLevelNet, dict[str, Any]]:
+    return load_net(kind, path)
+
+
+def cached_net(kind: type[Net], path: Path | None = None) -> tuple[Net, dict[str, Any]]:
+    """``load_net``, read once per process (again if the file changes): filters call it per
+    image. The record is shared between callers; read it, do not change it."""
+    path = Path(path) if path is not None else kind.SHIPPED
+    return cast(tuple[Net, dict[str, Any]],
+                _cached(kind, path, path.stat().st_mtime_ns if path.is_file() else 0))
 
 
 def load_grain(path: Path | None = None) -> tuple[GrainNet, dict[str, Any]]:

@@ -13,7 +13,6 @@ docs/restore.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from oldphoto.restore.damage import damage_mask, fill_masked
 from oldphoto.restore.damage_net import damage_probability, finder
 from oldphoto.restore.estimate import estimate_noise
 from oldphoto.restore.infer import denoise_grey
-from oldphoto.restore.model import GrainNet, load_grain
+from oldphoto.restore.model import GrainNet, cached_net
 
 #: Below this level (std on [0, 1]) a picture counts as clean: the network is not run.
 CLEAN_LEVEL = 1.0 / 255.0
@@ -50,17 +49,9 @@ class RestoreSettings:
     weights: Path | None = None
 
 
-@lru_cache(maxsize=4)
-def _model(weights: Path | None, _mtime: int) -> GrainNet:
-    return load_grain(weights)[0]
-
-
 def grain_model(weights: Path | None = None) -> GrainNet:
     """The grain network, read once per process (again if the file changes)."""
-    from oldphoto.restore.model import SHIPPED
-
-    path = Path(weights) if weights is not None else SHIPPED
-    return _model(weights, path.stat().st_mtime_ns if path.is_file() else 0)
+    return cached_net(GrainNet, weights)[0]
 
 
 def denoise(grey: np.ndarray, level: float, weights: Path | None = None) -> np.ndarray:
