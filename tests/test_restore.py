@@ -230,5 +230,63 @@ def test_bench_restore_runs_on_a_tiny_set(tmp_path: Path) -> None:
     table = json.loads((tmp_path / "b.json").read_text())["sets"]["tiny"]["table"]
     assert set(table) == {"sigma 25", "realistic x1"}
     assert {"median + NLM", "restore", "total variation"} <= set(table["sigma 25"])
-    assert "denoise-grain, sigma given" in table["sigma 25"]  # the true sigma: Gaussian only
-    assert "denoise-grain, sigma given" not in table["realistic x1"]
+    for row in ("denoise-grain, sigma given", "denoise-grain --thorough",
+                "denoise-grain --thorough, sigma given"):
+        assert row in table["sigma 25"] and row not in table["realistic x1"]  # Gaussian only
+
+
+def test_thorough_averages_the_eight_flips_and_turns_and_beats_one_pass(camera: np.ndarray) -> None:
+    """--thorough is the plain mean of the network on the 8 flipped and turned copies, and
+    on a noisy photo that mean is closer to the truth than one pass."""
+    from oldphoto.restore.infer import denoise_grey
+    from oldphoto.restore.pipeline import grain_model
+
+    net = grain_model()
+    clean = camera[100:292, 180:372]
+    noisy = clean + np.random.default_rng(4).normal(0, 25 / 255, clean.shape).astype(np.float32)
+    level = 25 / 255
+    copies = []
+    for quarter_turns in range(4):
+        for flip in (False, True):
+            turned = np.rot90(noisy, quarter_turns)
+            turned = turned[:, ::-1] if flip else turned
+            out = denoise_grey(net, np.ascontiguousarray(turned), level)
+            out = out[:, ::-1] if flip else out
+            copies.append(np.rot90(out, -quarter_turns))
+    thorough = denoise_grey(net, noisy, level, passes=8)
+    np.testing.assert_allclose(thorough, np.mean(copies, 0), atol=1e-5)
+    assert psnr(thorough, clean) > psnr(copies[0], clean) + 0.05
+    with pytest.raises(ValueError):
+        denoise_grey(net, noisy, level, passes=3)
+
+
+def test_a_third_level_grows_onto_trained_weights_without_changing_them(tmp_path: Path) -> None:
+    """train denoise-grain --init --deep N: the grown network first computes exactly what
+    its source did, trains on, and records where it started; other widths are refused."""
+    import torch
+
+    from oldphoto.errors import OldphotoError
+    from oldphoto.restore.model import GrainArch, GrainNet, load_grain, save_net
+    from oldphoto.restore.training import grow_from
+
+    torch.manual_seed(0)
+    source = GrainNet(GrainArch(fine=8, coarse=8, body=2)).eval()
+    save_net(tmp_path / "small.pth", source, {"command": "made here", "steps": 7})
+    grown = GrainNet(GrainArch(fine=8, coarse=8, body=2, deep=2, deep_width=16)).eval()
+    assert grow_from(grown, tmp_path / "small.pth")["steps"] == 7
+    noisy, level = torch.rand(2, 1, 64, 64), torch.full((2, 1, 1, 1), 0.1)
+    with torch.no_grad():
+        assert torch.equal(grown(noisy, level), source(noisy, level))
+    with pytest.raises(OldphotoError, match="do not fit"):
+        grow_from(GrainNet(GrainArch(fine=16, coarse=8, body=2, deep=2)), tmp_path / "small.pth")
+
+    data = _tiny_folder(tmp_path / "data")
+    out = tmp_path / "grown.pth"
+    result = invoke("train", "denoise-grain", "-o", str(out), "--data", str(data), "--check", str(data),
+                    "--init", str(tmp_path / "small.pth"), "--fine", "8", "--coarse", "8", "--body", "2",
+                    "--deep", "2", "--deep-width", "16", "--steps", "2", "--batch-size", "2",
+                    "--crop", "32", "--save-every", "2", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    model, record = load_grain(out)
+    assert model.arch.deep == 2 and record["grown_from"]["command"] == "made here"
+    assert not torch.equal(model.deep[-1].weight, torch.zeros_like(model.deep[-1].weight))

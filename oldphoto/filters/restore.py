@@ -42,6 +42,11 @@ WEIGHTS = Option("weights", Path, None,
                  "Checkpoint from `oldphoto train denoise-grain` (default: shipped).")
 STRENGTH = Option("strength", str, "auto",
                   "Noise std on the 0..255 scale, or auto: estimated per image (recorded in meta).")
+THOROUGH = Option("thorough", bool, False,
+                  "Average the network over 8 flips and turns of the picture: about +0.15 dB "
+                  "on strong noise, 8x the time.")
+#: Network passes with and without --thorough.
+PASSES = {False: 1, True: 8}
 
 
 class RestoreFilter(_GrainFilter):
@@ -55,6 +60,7 @@ class RestoreFilter(_GrainFilter):
     summary = "Restore a real scan: remove grain and noise, fill dust and scratches."
     options = (
         STRENGTH,
+        THOROUGH,
         Option("scratches", bool, True, "Find and fill dust specks and scratches "
                "(--no-scratches: denoise only)."),
         Option("levels", bool, False, "Also undo fading: stretch black and white points "
@@ -69,7 +75,7 @@ class RestoreFilter(_GrainFilter):
 
         p = self.params
         settings = RestoreSettings(level=self.level, scratches=p.scratches, levels=p.levels,
-                                   colour=p.colour, weights=p.weights)
+                                   colour=p.colour, weights=p.weights, passes=PASSES[p.thorough])
         pixels, info, mask = restore(frame.pixels, settings)
         new = frame.replace(pixels=pixels, **{NOISE_MASK: mask})
         new.meta["restore"] = info
@@ -83,13 +89,13 @@ class DenoiseGrainFilter(_GrainFilter):
 
     name = "denoise-grain"
     summary = "Remove film grain and scanner noise with a small network (blind by default)."
-    options = (STRENGTH, WEIGHTS)
+    options = (STRENGTH, THOROUGH, WEIGHTS)
 
     def process_frame(self, frame: Frame) -> Frame:
         from oldphoto.restore.pipeline import RestoreSettings, restore
 
         settings = RestoreSettings(level=self.level, scratches=False, colour="channels",
-                                   weights=self.params.weights)
+                                   weights=self.params.weights, passes=PASSES[self.params.thorough])
         pixels, info, _ = restore(frame.pixels, settings)
         new = frame.replace(pixels=pixels)
         new.meta["restore"] = {key: info[key] for key in ("noise_estimate", "strength")}

@@ -26,7 +26,7 @@ def train_denoise_grain(
         help="Held-out folder for the per-checkpoint PSNR; default scenes/val.")] = None,
     steps: Annotated[int, typer.Option(help="Optimiser steps in all (a resumed run continues).")] = 20000,
     batch_size: Annotated[int, typer.Option(help="Crops per step.")] = 16,
-    crop: Annotated[int, typer.Option(help="Crop side in pixels (multiple of 4).")] = 64,
+    crop: Annotated[int, typer.Option(help="Crop side in pixels (multiple of 8).")] = 64,
     lr: Annotated[float, typer.Option(help="Peak learning rate (Adam, cosine decay).")] = 1e-3,
     save_every: Annotated[int, typer.Option(help="Write checkpoint and state every N steps.")] = 500,
     minutes: Annotated[float, typer.Option(
@@ -34,6 +34,12 @@ def train_denoise_grain(
     fine: Annotated[int, typer.Option(help="Channels at half resolution.")] = 32,
     coarse: Annotated[int, typer.Option(help="Channels at quarter resolution.")] = 64,
     body: Annotated[int, typer.Option(help="Convolutions at quarter resolution.")] = 5,
+    deep: Annotated[int, typer.Option(
+        min=0, help="Convolutions at an eighth of the resolution (0: no third level).")] = 0,
+    deep_width: Annotated[int, typer.Option(min=1, help="Channels at the third level.")] = 128,
+    init: Annotated[Path | None, typer.Option(
+        help="Start from these trained weights (same widths); a new third level starts as a no-op."
+    )] = None,
     limit: Annotated[int, typer.Option(help="Use only the first N images of each folder.")] = 0,
     threads: Annotated[int, typer.Option(help="Torch threads.")] = 1,
     bf16: Annotated[bool, typer.Option(help="bfloat16 autocast (faster on CPUs with AVX-512 BF16).")] = True,
@@ -45,14 +51,15 @@ def train_denoise_grain(
     from oldphoto.errors import OldphotoError
     from oldphoto.restore.training import GrainConfig, load_images, train_grain
 
-    if crop % 4 or crop < 16:
-        raise OldphotoError(f"--crop {crop}: must be a multiple of 4, at least 16")
+    if crop % 8 or crop < 16:
+        raise OldphotoError(f"--crop {crop}: must be a multiple of 8, at least 16")
     folders = list(data or [DATA / "denoise" / "Train400", DATA / "scenes" / "train"])
     check_folder = check or DATA / "scenes" / "val"
     config = GrainConfig(
         out=str(output), data=[str(f) for f in folders], steps=steps, batch_size=batch_size,
         crop=crop, lr=lr, save_every=save_every, minutes=minutes, limit=limit, seed=seed, threads=threads,
-        bf16=bf16, arch={"fine": fine, "coarse": coarse, "body": body},
+        bf16=bf16, init=str(init) if init else "",
+        arch={"fine": fine, "coarse": coarse, "body": body, "deep": deep, "deep_width": deep_width},
         command=shlex.join(["oldphoto", *sys.argv[1:]]))
     images = load_images(folders, limit, crop)
     check_images = load_images([check_folder], 8 if limit else 64, 128)
@@ -73,7 +80,7 @@ def train_damage_finder(
     steps: Annotated[int, typer.Option(help="Optimiser steps in all (a resumed run continues).")] = 8000,
     minutes: Annotated[float, typer.Option(
         help="Time budget: the schedule runs by elapsed time and stops there (0: by --steps).")] = 0.0,
-    crop: Annotated[int, typer.Option(help="Crop side in pixels (multiple of 4).")] = 96,
+    crop: Annotated[int, typer.Option(help="Crop side in pixels (multiple of 8).")] = 96,
     batch: Annotated[int, typer.Option("--batch-size", help="Crops per step.")] = 8,
     every: Annotated[int, typer.Option("--save-every", help="Checkpoint every N steps.")] = 250,
     calibrate_on: Annotated[int, typer.Option(
@@ -92,8 +99,8 @@ def train_damage_finder(
     from oldphoto.restore.finder_training import calibrate_threshold, finder_task
     from oldphoto.restore.training import GrainConfig, load_images, train_net
 
-    if crop % 4 or crop < 32:
-        raise OldphotoError(f"--crop {crop}: must be a multiple of 4, at least 32")
+    if crop % 8 or crop < 32:
+        raise OldphotoError(f"--crop {crop}: must be a multiple of 8, at least 32")
     folders = list(data or [DATA / "denoise" / "Train400", DATA / "scenes" / "train"])
     check_folder = check or DATA / "scenes" / "val"
     config = GrainConfig(

@@ -102,6 +102,13 @@ def _calibration_damage() -> list[tuple[str, Callable[[np.ndarray, np.random.Gen
             + [(f"white noise sigma {s:g}", white(s)) for s in (15.0, 25.0)])
 
 
+def _grain_source(grain_weights: Path | None) -> dict[str, Any]:
+    """Which grain network denoised the calibration photos: its file, steps and command."""
+    path = Path(grain_weights) if grain_weights is not None else GrainNet.SHIPPED
+    record = load_grain(path)[1]
+    return {"path": str(path), "steps": record.get("steps"), "command": record.get("command", "")}
+
+
 def calibrate_threshold(path: Path, photos: list[Path], seed: int = 0,
                         grain_weights: Path | None = None) -> dict[str, Any]:
     """Choose the fill threshold by ``restore``'s PSNR on held-out grey photos (see the
@@ -133,6 +140,7 @@ def calibrate_threshold(path: Path, photos: list[Path], seed: int = 0,
                 "age --realistic at strengths 1, 2, 3, its grain alone at strengths 1, 3, and "
                 "white noise of sigma 15 and 25",
         "photos": [str(p) for p in photos],
+        "grain": _grain_source(grain_weights),
         "sweep": {name: {str(t): round(float(v), 3) for t, v in zip(THRESHOLDS, row, strict=True)}
                   for (name, _), row in zip(conditions, scores, strict=True)}}
     save_net(path, model, record)

@@ -5,7 +5,10 @@ extra input, so one network serves every strength and the strength can be set
 by hand. A second, coarser level (another unshuffle) widens the receptive field
 cheaply: most of the arithmetic runs at a sixteenth of the pixels, which keeps
 a 12 MP scan within seconds on a CPU. The network predicts the noise; the output
-is the input minus it. The same body, with two inputs and a logit out, is the
+is the input minus it. An optional third level (an eighth of the side) adds
+reach for strong noise at little cost; its last convolution starts at zero, so
+it can be grown onto trained weights without changing their output
+(``train denoise-grain --init``). The same body, with two inputs and a logit out, is the
 learned dust and scratch finder (:mod:`oldphoto.restore.damage_net`).
 """
 
@@ -31,11 +34,14 @@ LEVEL_SCALE = 255.0 / 50.0
 
 @dataclass(frozen=True)
 class GrainArch:
-    """Widths of the two levels and the number of convolutions at the coarse one."""
+    """Widths of the levels, the convolutions at the coarse one, and those at the optional
+    third level (``deep``, 0 for none) with its width."""
 
     fine: int = 32
     coarse: int = 64
     body: int = 5
+    deep: int = 0
+    deep_width: int = 128
 
 
 def _conv(cin: int, cout: int) -> nn.Conv2d:
@@ -44,7 +50,8 @@ def _conv(cin: int, cout: int) -> nn.Conv2d:
 
 class TwoLevelNet(nn.Module):
     """The two-level body shared by the grain denoiser and the damage finder: (N, inputs, H, W)
-    plus a level (N,1,1,1) on [0,1] -> an (N, outputs, H, W) map; H and W divisible by 4."""
+    plus a level (N,1,1,1) on [0,1] -> an (N, outputs, H, W) map; H and W divisible by 4
+    (by 8 with a third level)."""
 
     FORMAT: ClassVar[str]
     SHIPPED: ClassVar[Path]
@@ -61,6 +68,18 @@ class TwoLevelNet(nn.Module):
             body += [_conv(c, c), nn.ReLU(inplace=True)]
         body += [_conv(c, 4 * f)]
         self.body = nn.Sequential(*body)
+        #: The third level runs between the body's first and second halves.
+        self.split = 2 + 2 * (arch.body // 2)
+        self.deep: nn.Sequential | None = None
+        if arch.deep:
+            d = arch.deep_width
+            deep: list[nn.Module] = [nn.Conv2d(4 * c, d, 1), nn.ReLU(inplace=True)]
+            for _ in range(arch.deep):
+                deep += [_conv(d, d), nn.ReLU(inplace=True)]
+            last = nn.Conv2d(d, 4 * c, 1)
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            self.deep = nn.Sequential(*deep, last)
         self.tail = nn.Sequential(nn.ReLU(inplace=True), _conv(f, f), nn.ReLU(inplace=True),
                                   _conv(f, 4 * outputs))
 
@@ -69,15 +88,24 @@ class TwoLevelNet(nn.Module):
         half = F.pixel_unshuffle(images, 2)
         fine = self.head(torch.cat([half, level.expand(-1, 1, *half.shape[2:])], 1))
         quarter = F.pixel_unshuffle(fine, 2)
-        coarse = self.body(torch.cat([quarter, level.expand(-1, 1, *quarter.shape[2:])], 1))
+        coarse = self._body(torch.cat([quarter, level.expand(-1, 1, *quarter.shape[2:])], 1))
         return F.pixel_shuffle(self.tail(fine + F.pixel_shuffle(coarse, 2)), 2)
+
+
+    def _body(self, x: torch.Tensor) -> torch.Tensor:
+        if self.deep is None:
+            return self.body(x)
+        x = self.body[:self.split](x)
+        x = x + F.pixel_shuffle(self.deep(F.pixel_unshuffle(x, 2)), 2)
+        return self.body[self.split:](x)
 
 
 Net = TypeVar("Net", bound=TwoLevelNet)
 
 
 class GrainNet(TwoLevelNet):
-    """Noisy grey (N,1,H,W) plus level (N,1,1,1) on [0,1] -> denoised; H and W divisible by 4."""
+    """Noisy grey (N,1,H,W) plus level (N,1,1,1) on [0,1] -> denoised; H and W divisible by 4
+    (8 with a third level)."""
 
     FORMAT, SHIPPED, WHAT = FORMAT, SHIPPED, "grain denoiser"
 
@@ -93,7 +121,9 @@ def macs_per_pixel(arch: GrainArch, inputs: int = 1, outputs: int = 1) -> float:
     f, c = arch.fine, arch.coarse
     half = 9 * ((4 * inputs + 1) * f + f * f + f * f + f * 4 * outputs) / 4
     quarter = 9 * ((4 * f + 1) * c + arch.body * c * c + c * 4 * f) / 16
-    return half + quarter
+    d = arch.deep_width
+    eighth = (2 * 4 * c * d + 9 * arch.deep * d * d) / 64 if arch.deep else 0.0
+    return half + quarter + eighth
 
 
 def save_net(path: Path, model: TwoLevelNet, record: dict[str, Any], half: bool = False) -> None:
@@ -123,7 +153,7 @@ def load_net(kind: type[Net], path: Path | None = None) -> tuple[Net, dict[str, 
         raise OldphotoError(f"{path}: not an oldphoto {what} checkpoint")
     try:
         arch = GrainArch(**{k: int(v) for k, v in dict(payload["arch"]).items()})
-        if max(arch.fine, arch.coarse, arch.body) > 1024:
+        if max(arch.fine, arch.coarse, arch.body, arch.deep, arch.deep_width) > 1024:
             raise ValueError("sizes out of range")
         model = kind(arch)
         model.load_state_dict({k: v.float() for k, v in payload["state"].items()})

@@ -47,6 +47,7 @@ class RestoreSettings:
     levels: bool = False
     colour: str = "luma"
     weights: Path | None = None
+    passes: int = 1
 
 
 def grain_model(weights: Path | None = None) -> GrainNet:
@@ -54,11 +55,13 @@ def grain_model(weights: Path | None = None) -> GrainNet:
     return cached_net(GrainNet, weights)[0]
 
 
-def denoise(grey: np.ndarray, level: float, weights: Path | None = None) -> np.ndarray:
-    """The network's output at ``level``; the input itself when the level says clean."""
+def denoise(grey: np.ndarray, level: float, weights: Path | None = None, passes: int = 1
+            ) -> np.ndarray:
+    """The network's output at ``level`` (averaged over ``passes`` flips and turns); the
+    input itself when the level says clean."""
     if level < CLEAN_LEVEL:
         return np.asarray(grey, np.float32).copy()
-    return denoise_grey(grain_model(weights), grey, level)
+    return denoise_grey(grain_model(weights), grey, level, passes=passes)
 
 
 def auto_levels(pixels: np.ndarray, low: float = 0.002, high: float = 0.998) -> np.ndarray:
@@ -78,13 +81,14 @@ def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
     estimated = estimate_noise(luma)
     level = estimated if settings.level is None else settings.level
     if pixels.ndim == 2:
-        out = denoise(pixels, level, settings.weights)
+        out = denoise(pixels, level, settings.weights, settings.passes)
         clean_luma = out
     elif settings.colour == "channels":
-        out = np.stack([denoise(pixels[..., c], level, settings.weights) for c in range(3)], -1)
+        out = np.stack([denoise(pixels[..., c], level, settings.weights, settings.passes)
+                        for c in range(3)], -1)
         clean_luma = to_grey(out)
     else:
-        clean_luma = denoise(luma, level, settings.weights)
+        clean_luma = denoise(luma, level, settings.weights, settings.passes)
         chroma = pixels - luma[..., None]
         if level >= CHROMA_LEVEL:
             from scipy.ndimage import gaussian_filter

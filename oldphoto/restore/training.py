@@ -24,7 +24,7 @@ import torch
 
 from oldphoto.console import Progress, say
 from oldphoto.errors import OldphotoError
-from oldphoto.restore.model import GrainArch, GrainNet, TwoLevelNet, save_net
+from oldphoto.restore.model import GrainArch, GrainNet, TwoLevelNet, load_net, save_net
 from oldphoto.restore.synth import degrade
 
 
@@ -45,6 +45,7 @@ class GrainConfig:
     seed: int = 0
     threads: int = 1
     bf16: bool = True
+    init: str = ""
     arch: dict[str, int] = field(default_factory=lambda: asdict(GrainArch()))
     command: str = ""
 
@@ -162,6 +163,10 @@ def train_net(config: GrainConfig, task: Task, images: list[np.ndarray],
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     start, history, elapsed = 0, [], 0.0
     out = Path(config.out)
+    grown: dict[str, Any] = {}
+    if config.init and resume is None:
+        grown = grow_from(model, Path(config.init))
+        average.load_state_dict(model.state_dict())
     if resume is not None:
         state_file = resume if resume.name.endswith(".state") else _state_path(resume)
         if not state_file.is_file():
@@ -171,6 +176,7 @@ def train_net(config: GrainConfig, task: Task, images: list[np.ndarray],
         average.load_state_dict(state["average"])
         optimiser.load_state_dict(state["optimiser"])
         start, history, elapsed = int(state["step"]), list(state["history"]), float(state["seconds"])
+        grown = dict(state.get("grown_from", {}))
         config.command = " ; ".join([*state.get("commands", []), config.command])
     began = time.time() - elapsed
     record: dict[str, Any] = {}
@@ -201,11 +207,11 @@ def train_net(config: GrainConfig, task: Task, images: list[np.ndarray],
                 history.append({"step": done, "loss": round(running, 7),
                                 "seconds": round(time.time() - began, 1), **metrics})
                 bar.log(f"step {done}: {metrics}")
-                record = _record(config, images, history, task.damage)
+                record = _record(config, images, history, task.damage, grown)
                 save_net(out, average, record)
                 torch.save({"model": model.state_dict(), "average": average.state_dict(),
                             "optimiser": optimiser.state_dict(), "step": done, "history": history,
-                            "seconds": time.time() - began,
+                            "seconds": time.time() - began, "grown_from": grown,
                             "commands": config.command.split(" ; ")}, _state_path(out))
             if out_of_time:
                 break
@@ -214,11 +220,28 @@ def train_net(config: GrainConfig, task: Task, images: list[np.ndarray],
     return record
 
 
-def _record(config: GrainConfig, images: list[np.ndarray], history: list[dict], damage: str
-            ) -> dict[str, Any]:
-    """How the weights were made: command, data, steps, time, last validation."""
+def grow_from(model: TwoLevelNet, path: Path) -> dict[str, Any]:
+    """Load trained weights of the same widths into ``model``; a third level that they lack
+    keeps its zero-initialised output, so the grown network starts where they left off."""
+    source, record = load_net(type(model), path)
+    arch, had = model.arch, source.arch
+    if (arch.fine, arch.coarse, arch.body) != (had.fine, had.coarse, had.body) or (
+            had.deep and (had.deep, had.deep_width) != (arch.deep, arch.deep_width)):
+        raise OldphotoError(f"--init {path}: widths {asdict(had)} do not fit {asdict(arch)}")
+    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("deep.") for key in missing):
+        raise OldphotoError(f"--init {path}: its layers do not match ({[*missing, *unexpected][:3]})")
+    return {"path": str(path), "command": record.get("command", ""), "steps": record.get("steps"),
+            "seconds": record.get("seconds"), "validation": record.get("validation", {})}
+
+
+def _record(config: GrainConfig, images: list[np.ndarray], history: list[dict], damage: str,
+            grown: dict[str, Any] | None = None) -> dict[str, Any]:
+    """How the weights were made: command, data, steps, time, last validation, and the
+    weights it started from (``--init``), if any."""
     config_dict = asdict(config)
-    return {"config": config_dict, "command": config.command, "data": config.data,
+    return {**({"grown_from": grown} if grown else {}),
+            "config": config_dict, "command": config.command, "data": config.data,
             "images": len(images), "steps": history[-1]["step"], "seconds": history[-1]["seconds"],
             "validation": {k: v for k, v in history[-1].items() if k not in ("step", "loss", "seconds")},
             "history": history,
