@@ -290,3 +290,25 @@ def test_a_third_level_grows_onto_trained_weights_without_changing_them(tmp_path
     model, record = load_grain(out)
     assert model.arch.deep == 2 and record["grown_from"]["command"] == "made here"
     assert not torch.equal(model.deep[-1].weight, torch.zeros_like(model.deep[-1].weight))
+
+
+def test_vivid_specks_on_a_colour_picture_are_its_own_detail_not_dust() -> None:
+    """Dust and scratches are neutral on a colour scan; a flagged speck of vivid colour
+    (a printed dot) is left alone, in restore and in detect --scratches."""
+    from oldphoto.restore.pipeline import neutral_only, scratch_mask
+
+    rng = np.random.default_rng(5)
+    picture = np.full((192, 192, 3), 0.25, np.float32)
+    white, green = np.zeros((192, 192), bool), np.zeros((192, 192), bool)
+    for index, (y, x) in enumerate(rng.integers(10, 182, (24, 2))):
+        (white if index % 2 else green)[y - 1:y + 2, x - 1:x + 2] = True
+    picture[white] = 1.0
+    picture[green] = (0.2, 1.0, 0.2)
+    assert np.array_equal(neutral_only(white | green, picture), white)
+    assert np.array_equal(neutral_only(white | green, picture[..., 0]), white | green)  # grey: all
+
+    noisy = np.clip(picture + rng.normal(0, 8 / 255, (192, 192, 1)), 0, 1).astype(np.float32)
+    _, info, found = restore(noisy)
+    assert info["noise_estimate"] >= 3  # grainy enough that restore looks for dust
+    assert found[white].mean() > 0.8 and found[green].mean() < 0.05
+    assert scratch_mask(noisy)[green].mean() < 0.05

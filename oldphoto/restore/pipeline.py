@@ -36,6 +36,11 @@ GRAINY_LEVEL = 2.0 / 255.0
 DAMAGE_LEVEL = 3.0 / 255.0
 #: Chroma is smoothed only above this level: a clean photo keeps its colour detail.
 CHROMA_LEVEL = 4.0 / 255.0
+#: On a colour picture, a flagged speck or line whose mean CIELAB chroma is above this is
+#: the picture's own detail (a printed dot, a red wire): dust and scratches block or scatter
+#: the light of every dye layer alike, so they are neutral, or at most toned like a
+#: sepia print (chroma 10-30).
+DUST_MAX_CHROMA = 40.0
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
 
             chroma = gaussian_filter(chroma, (1.5, 1.5, 0), mode="mirror")
         out = clean_luma[..., None] + chroma
-    mask = (find_damage(luma, clean_luma, estimated) if settings.scratches
+    mask = (neutral_only(find_damage(luma, clean_luma, estimated), pixels) if settings.scratches
             else np.zeros(luma.shape, bool))
     if mask.any():
         out = (fill_masked(out, mask) if out.ndim == 2 else
@@ -122,9 +127,28 @@ def find_damage(luma: np.ndarray, clean_luma: np.ndarray, estimated: float,
     return damage_probability(model, luma, clean_luma, estimated) > threshold
 
 
+def neutral_only(mask: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """``mask`` without the connected parts whose colour is vivid (see DUST_MAX_CHROMA);
+    unchanged for a grey picture."""
+    if pixels.ndim == 2 or not mask.any():
+        return mask
+    from scipy import ndimage
+    from skimage.color import rgb2lab
+
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    lab = rgb2lab(np.clip(pixels[mask], 0.0, 1.0)[None])[0]
+    parts = labels[mask]
+    size = np.bincount(parts, minlength=count + 1)
+    chroma = np.bincount(parts, np.hypot(lab[:, 1], lab[:, 2]), count + 1) / np.maximum(size, 1)
+    neutral = chroma <= DUST_MAX_CHROMA
+    neutral[0] = False
+    return neutral[labels]
+
+
 def scratch_mask(pixels: np.ndarray, weights: Path | None = None) -> np.ndarray:
     """Dust and scratches as ``restore`` finds them (at any grain level): on the luma, with
-    the grain removed."""
-    luma = to_grey(np.asarray(pixels, np.float32))
+    the grain removed; on a colour picture, only the neutral ones."""
+    pixels = np.asarray(pixels, np.float32)
+    luma = pixels if pixels.ndim == 2 else to_grey(pixels)
     level = estimate_noise(luma)
-    return find_damage(luma, denoise(luma, level, weights), level, always=True)
+    return neutral_only(find_damage(luma, denoise(luma, level, weights), level, always=True), pixels)
