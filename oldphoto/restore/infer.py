@@ -14,8 +14,12 @@ import torch
 
 from oldphoto.restore.model import GrainNet
 
-#: Tile side (multiple of 4) and the margin each tile borrows from its neighbours.
-TILE, MARGIN, BATCH = 512, 32, 2
+#: Largest tile side, the margin each tile borrows from its neighbours (and the picture
+#: from its mirror image at its edges), and tiles per batch. The margin covers the reach of
+#: the networks' convolutions, so a tiled picture comes out as a whole one would.
+TILE, MARGIN, BATCH = 1024, 64, 2
+#: Tile sides are multiples of this (two unshuffles and an optional third level).
+MULTIPLE = 8
 
 
 def _fast_dtype() -> torch.dtype:
@@ -28,31 +32,41 @@ def _fast_dtype() -> torch.dtype:
     return torch.float32
 
 
+def _spans(length: int) -> tuple[int, int]:
+    """(tile count, tile side) along one axis of ``length`` padded pixels: as few tiles as
+    fit, of equal sides (a multiple of MULTIPLE), so no tile is mostly overlap."""
+    inner = length - 2 * MARGIN
+    count = max(1, -(-inner // (TILE - 2 * MARGIN)))
+    side = -(-inner // count) + 2 * MARGIN
+    return count, -(-side // MULTIPLE) * MULTIPLE
+
+
 def run_tiled(network: Callable[[torch.Tensor], torch.Tensor], planes: np.ndarray,
               fast: bool = True) -> np.ndarray:
-    """One output plane (H, W) of ``network`` on (C, H, W) float32 planes of any size, run on
-    overlapping TILE-px tiles in batches: a network's map of (B, C, T, T) -> (B, 1, T, T)."""
+    """One output plane (H, W) of ``network`` on (C, H, W) float32 planes of any size: the
+    planes are mirrored out by MARGIN at their edges and cut into overlapping tiles of at
+    most TILE px, run in batches; each tile keeps its centre. ``network`` maps
+    (B, C, h, w) -> (B, 1, h, w)."""
     planes = np.asarray(planes, np.float32)
     height, width = planes.shape[1:]
-    step = TILE - 2 * MARGIN
-    rows = max(1, -(-height // step))
-    cols = max(1, -(-width // step))
-    pad_h, pad_w = rows * step - height + 2 * MARGIN, cols * step - width + 2 * MARGIN
-    padded = np.pad(planes, ((0, 0), (MARGIN, pad_h - MARGIN), (MARGIN, pad_w - MARGIN)),
-                    mode="reflect" if min(height, width) > max(pad_h, pad_w) else "edge")
+    rows, tile_h = _spans(height + 2 * MARGIN)
+    cols, tile_w = _spans(width + 2 * MARGIN)
+    core_h, core_w = tile_h - 2 * MARGIN, tile_w - 2 * MARGIN
+    padded = np.pad(planes, ((0, 0), (MARGIN, rows * core_h + MARGIN - height),
+                             (MARGIN, cols * core_w + MARGIN - width)), mode="symmetric")
     source = torch.from_numpy(padded)
-    out = np.empty((rows * step, cols * step), np.float32)
-    corners = [(r * step, c * step) for r in range(rows) for c in range(cols)]
+    out = np.empty((rows * core_h, cols * core_w), np.float32)
+    corners = [(r * core_h, c * core_w) for r in range(rows) for c in range(cols)]
     dtype = _fast_dtype() if fast else torch.float32
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16,
                                                 enabled=dtype == torch.bfloat16):
         for start in range(0, len(corners), BATCH):
             chunk = corners[start:start + BATCH]
-            tiles = torch.stack([source[:, y:y + TILE, x:x + TILE] for y, x in chunk])
+            tiles = torch.stack([source[:, y:y + tile_h, x:x + tile_w] for y, x in chunk])
             result = network(tiles).float()
-            core = result[:, 0, MARGIN:MARGIN + step, MARGIN:MARGIN + step].numpy()
+            core = result[:, 0, MARGIN:MARGIN + core_h, MARGIN:MARGIN + core_w].numpy()
             for (y, x), block in zip(chunk, core, strict=True):
-                out[y:y + step, x:x + step] = block
+                out[y:y + core_h, x:x + core_w] = block
     return out[:height, :width]
 
 
