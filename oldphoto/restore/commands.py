@@ -41,6 +41,9 @@ def train_denoise_grain(
         help="Start from these trained weights (same widths); a new third level starts as a no-op."
     )] = None,
     limit: Annotated[int, typer.Option(help="Use only the first N images of each folder.")] = 0,
+    first_share: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Share of the crops drawn from the first --data folder "
+        "(0: every image alike, so a big folder gives most).")] = 0.0,
     threads: Annotated[int, typer.Option(help="Torch threads.")] = 1,
     bf16: Annotated[bool, typer.Option(help="bfloat16 autocast (faster on CPUs with AVX-512 BF16).")] = True,
     seed: Annotated[int, typer.Option(min=0, help="Seed of crops and damage.")] = 0,
@@ -49,21 +52,25 @@ def train_denoise_grain(
 ) -> None:
     """Train the grain denoiser on clean crops damaged on the fly (grain, noise, JPEG)."""
     from oldphoto.errors import OldphotoError
-    from oldphoto.restore.training import GrainConfig, load_images, train_grain
+    from oldphoto.restore.training import GrainConfig, load_images, picking_chances, train_grain
 
     if crop % 8 or crop < 16:
         raise OldphotoError(f"--crop {crop}: must be a multiple of 8, at least 16")
+    if init is not None and not init.is_file():
+        raise OldphotoError(f"--init {init}: no such file")
     folders = list(data or [DATA / "denoise" / "Train400", DATA / "scenes" / "train"])
     check_folder = check or DATA / "scenes" / "val"
     config = GrainConfig(
         out=str(output), data=[str(f) for f in folders], steps=steps, batch_size=batch_size,
         crop=crop, lr=lr, save_every=save_every, minutes=minutes, limit=limit, seed=seed, threads=threads,
-        bf16=bf16, init=str(init) if init else "",
+        bf16=bf16, init=str(init) if init else "", first_share=first_share,
         arch={"fine": fine, "coarse": coarse, "body": body, "deep": deep, "deep_width": deep_width},
         command=shlex.join(["oldphoto", *sys.argv[1:]]))
-    images = load_images(folders, limit, crop)
+    by_folder = [load_images([folder], limit, crop) for folder in folders]
+    images = [image for found in by_folder for image in found]
     check_images = load_images([check_folder], 8 if limit else 64, 128)
-    record = train_grain(config, images, check_images, resume=resume, progress=progress)
+    record = train_grain(config, images, check_images, resume=resume, progress=progress,
+                         chances=picking_chances([len(found) for found in by_folder], first_share))
     if record:
         typer.echo(f"{output}: {record['steps']} steps, {record['seconds']} s, {record['validation']}",
                    err=True)

@@ -8,8 +8,8 @@ a 12 MP scan within seconds on a CPU. The network predicts the noise; the output
 is the input minus it. An optional third level (an eighth of the side) adds
 reach for strong noise at little cost; its last convolution starts at zero, so
 it can be grown onto trained weights without changing their output
-(``train denoise-grain --init``). The same body, with two inputs and a logit out, is the
-learned dust and scratch finder (:mod:`oldphoto.restore.damage_net`).
+(``train denoise-grain --init``). The same body, with two inputs and a logit
+out, is the learned dust and scratch finder (:mod:`oldphoto.restore.damage_net`).
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ class TwoLevelNet(nn.Module):
         coarse = self._body(torch.cat([quarter, level.expand(-1, 1, *quarter.shape[2:])], 1))
         return F.pixel_shuffle(self.tail(fine + F.pixel_shuffle(coarse, 2)), 2)
 
-
     def _body(self, x: torch.Tensor) -> torch.Tensor:
+        """The coarse level, with the third level added halfway if there is one."""
         if self.deep is None:
             return self.body(x)
         x = self.body[:self.split](x)

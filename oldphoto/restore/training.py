@@ -46,6 +46,7 @@ class GrainConfig:
     threads: int = 1
     bf16: bool = True
     init: str = ""
+    first_share: float = 0.0
     arch: dict[str, int] = field(default_factory=lambda: asdict(GrainArch()))
     command: str = ""
 
@@ -69,10 +70,14 @@ def load_images(folders: list[Path], limit: int, crop: int) -> list[np.ndarray]:
     return images
 
 
-def crops(images: list[np.ndarray], count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
-    """``count`` random crops with random flips and quarter turns, as (N,1,size,size) on [0,1]."""
+def crops(images: list[np.ndarray], count: int, size: int, rng: np.random.Generator,
+          chances: np.ndarray | None = None) -> torch.Tensor:
+    """``count`` random crops with random flips and quarter turns, as (N,1,size,size) on [0,1];
+    each image is picked with its ``chances`` (default: all alike)."""
     out = np.empty((count, size, size), np.uint8)
-    for index, pick in enumerate(rng.integers(0, len(images), count)):
+    picks = (rng.integers(0, len(images), count) if chances is None
+             else rng.choice(len(images), count, p=chances))
+    for index, pick in enumerate(picks):
         image = images[pick]
         y = rng.integers(0, image.shape[0] - size + 1)
         x = rng.integers(0, image.shape[1] - size + 1)
@@ -147,13 +152,25 @@ def grain_task(check_images: list[np.ndarray], seed: int) -> Task:
 
 
 def train_grain(config: GrainConfig, images: list[np.ndarray], check_images: list[np.ndarray],
-                resume: Path | None = None, progress: bool = True) -> dict[str, Any]:
+                resume: Path | None = None, progress: bool = True,
+                chances: np.ndarray | None = None) -> dict[str, Any]:
     """Train (or resume) the grain denoiser."""
-    return train_net(config, grain_task(check_images, config.seed), images, resume, progress)
+    return train_net(config, grain_task(check_images, config.seed), images, resume, progress, chances)
+
+
+def picking_chances(sizes: list[int], first_share: float) -> np.ndarray | None:
+    """Chance of each image of folders holding ``sizes`` images, so that the first folder
+    gives ``first_share`` of the crops (None: every image alike)."""
+    if not first_share or len(sizes) < 2:
+        return None
+    rest = sum(sizes[1:])
+    return np.concatenate([np.full(sizes[0], first_share / sizes[0]),
+                           np.full(rest, (1.0 - first_share) / rest)])
 
 
 def train_net(config: GrainConfig, task: Task, images: list[np.ndarray],
-              resume: Path | None = None, progress: bool = True) -> dict[str, Any]:
+              resume: Path | None = None, progress: bool = True,
+              chances: np.ndarray | None = None) -> dict[str, Any]:
     """Run (or resume) training; writes config.out every save_every steps and at the end."""
     torch.set_num_threads(max(1, config.threads))
     torch.manual_seed(config.seed)
@@ -185,7 +202,7 @@ def train_net(config: GrainConfig, task: Task, images: list[np.ndarray],
     with Progress("step", config.steps, progress, start) as bar:
         for step in range(start, last):
             rng = np.random.default_rng([config.seed, step])
-            clean = crops(images, config.batch_size, config.crop, rng)
+            clean = crops(images, config.batch_size, config.crop, rng, chances)
             done_share = _progress(step, time.time() - began, config)
             for group in optimiser.param_groups:
                 group["lr"] = _lr(done_share, config.lr)
@@ -232,7 +249,8 @@ def grow_from(model: TwoLevelNet, path: Path) -> dict[str, Any]:
     if unexpected or any(not key.startswith("deep.") for key in missing):
         raise OldphotoError(f"--init {path}: its layers do not match ({[*missing, *unexpected][:3]})")
     return {"path": str(path), "command": record.get("command", ""), "steps": record.get("steps"),
-            "seconds": record.get("seconds"), "validation": record.get("validation", {})}
+            "seconds": record.get("seconds"), "validation": record.get("validation", {}),
+            **({"grown_from": record["grown_from"]} if "grown_from" in record else {})}
 
 
 def _record(config: GrainConfig, images: list[np.ndarray], history: list[dict], damage: str,
