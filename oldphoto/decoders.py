@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -269,12 +270,25 @@ def _reason(err: BaseException) -> str:
 
 
 class _Collect(logging.Handler):
-    def __init__(self, lines: list[str]) -> None:
+    """Decoder log lines, into the list of the ``_quiet`` call running in this thread.
+
+    One instance serves the whole process, made at import: a handler made per
+    file could be cut off by Ctrl-C inside ``logging.Handler.__init__``, half
+    registered and without its lock, and logging's shutdown at exit then
+    printed a traceback under the one-line interrupt message.
+    """
+
+    def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.lines = lines
+        self.local = threading.local()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
+        lines = getattr(self.local, "lines", None)
+        if lines is not None:
+            lines.append(record.getMessage())
+
+
+_COLLECT = _Collect()
 
 
 @contextmanager
@@ -282,15 +296,19 @@ def _quiet(source: str, notes: list[str]) -> Iterator[None]:
     """Gather what decoders print (warnings, logs, C-level stderr) into at most one note."""
     lines: list[str] = []
     logger = logging.getLogger("tifffile")
-    handler, propagate = _Collect(lines), logger.propagate
-    logger.addHandler(handler)
+    outer, propagate = getattr(_COLLECT.local, "lines", None), logger.propagate
+    added = _COLLECT not in logger.handlers
+    _COLLECT.local.lines = lines
+    logger.addHandler(_COLLECT)
     logger.propagate = False
     try:
         with warnings.catch_warnings(record=True) as caught, _c_stderr(lines):
             warnings.simplefilter("always")
             yield
     finally:
-        logger.removeHandler(handler)
+        if added:
+            logger.removeHandler(_COLLECT)
+        _COLLECT.local.lines = outer
         logger.propagate = propagate
         lines[:0] = [str(w.message) for w in caught] if "caught" in locals() else []
         lines = [line.strip() for line in lines if line.strip() and "\x1b" not in line]
