@@ -67,9 +67,11 @@ def plot_panels(panels: list[Panel], path: Path) -> Path | None:
 
     figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
     for axis, panel in zip(axes[0], panels, strict=True):
-        for label, points in panel.series.items():
+        # more lines than tab10 has colours would repeat one: tab20 then gives each its own
+        colours = plt.get_cmap("tab10" if len(panel.series) <= 10 else "tab20")
+        for index, (label, points) in enumerate(panel.series.items()):
             xs = sorted(points)
-            axis.plot(xs, [points[x] for x in xs], marker="o", label=label)
+            axis.plot(xs, [points[x] for x in xs], marker="o", label=label, color=colours(index))
         axis.set_title(panel.title)
         axis.set_xlabel(panel.xlabel)
         axis.set_ylabel(panel.ylabel)
