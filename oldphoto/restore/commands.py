@@ -18,6 +18,20 @@ from oldphoto.hookspecs import hookimpl
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
+def _folders(data: list[Path] | None, check: Path | None) -> tuple[list[Path], Path]:
+    """The training folders (default Train400 and scenes/train) and the held-out one
+    (default scenes/val): both networks learn from the same photos."""
+    return (list(data or [DATA / "denoise" / "Train400", DATA / "scenes" / "train"]),
+            check or DATA / "scenes" / "val")
+
+
+def _report(output: Path, record: dict) -> None:
+    """One line on stderr saying what the run wrote (nothing when it had nothing to do)."""
+    if record:
+        typer.echo(f"{output}: {record['steps']} steps, {record['seconds']} s, {record['validation']}",
+                   err=True)
+
+
 def train_denoise_grain(
     output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint (.pt) to write.")],
     data: Annotated[list[Path] | None, typer.Option(
@@ -58,8 +72,7 @@ def train_denoise_grain(
         raise OldphotoError(f"--crop {crop}: must be a multiple of 8, at least 16")
     if init is not None and not init.is_file():
         raise OldphotoError(f"--init {init}: no such file")
-    folders = list(data or [DATA / "denoise" / "Train400", DATA / "scenes" / "train"])
-    check_folder = check or DATA / "scenes" / "val"
+    folders, check_folder = _folders(data, check)
     config = GrainConfig(
         out=str(output), data=[str(f) for f in folders], steps=steps, batch_size=batch_size,
         crop=crop, lr=lr, save_every=save_every, minutes=minutes, limit=limit, seed=seed, threads=threads,
@@ -71,9 +84,7 @@ def train_denoise_grain(
     check_images = load_images([check_folder], 8 if limit else 64, 128)
     record = train_grain(config, images, check_images, resume=resume, progress=progress,
                          chances=picking_chances([len(found) for found in by_folder], first_share))
-    if record:
-        typer.echo(f"{output}: {record['steps']} steps, {record['seconds']} s, {record['validation']}",
-                   err=True)
+    _report(output, record)
 
 
 def train_damage_finder(
@@ -108,8 +119,7 @@ def train_damage_finder(
 
     if crop % 8 or crop < 32:
         raise OldphotoError(f"--crop {crop}: must be a multiple of 8, at least 32")
-    folders = list(data or [DATA / "denoise" / "Train400", DATA / "scenes" / "train"])
-    check_folder = check or DATA / "scenes" / "val"
+    folders, check_folder = _folders(data, check)
     config = GrainConfig(
         out=str(output), data=[str(f) for f in folders], steps=steps, batch_size=batch, crop=crop,
         save_every=every, minutes=minutes, seed=seed, threads=threads,
@@ -122,9 +132,7 @@ def train_damage_finder(
         photos = list_images(check_folder, None)[::7][:calibrate_on]
         record = calibrate_threshold(output, photos, seed, grain)
         typer.echo(f"{output}: threshold {record['threshold']}", err=True)
-    if record:
-        typer.echo(f"{output}: {record['steps']} steps, {record['seconds']} s, {record['validation']}",
-                   err=True)
+    _report(output, record)
 
 
 @hookimpl

@@ -26,7 +26,15 @@ from torch.nn import functional as F
 from oldphoto.aging import Damage
 from oldphoto.restore.damage_net import DamageNet
 from oldphoto.restore.estimate import estimate_noise
-from oldphoto.restore.model import GrainNet, TwoLevelNet, load_grain, load_net, save_net
+from oldphoto.restore.model import (
+    GrainNet,
+    TwoLevelNet,
+    cached_net,
+    load_grain,
+    load_net,
+    provenance,
+    save_net,
+)
 from oldphoto.restore.synth import scan_damage
 from oldphoto.restore.training import Task, crops
 
@@ -103,10 +111,9 @@ def _calibration_damage() -> list[tuple[str, Callable[[np.ndarray, np.random.Gen
 
 
 def _grain_source(grain_weights: Path | None) -> dict[str, Any]:
-    """Which grain network denoised the calibration photos: its file, steps and command."""
+    """Which grain network denoised the calibration photos (already read by ``denoise``)."""
     path = Path(grain_weights) if grain_weights is not None else GrainNet.SHIPPED
-    record = load_grain(path)[1]
-    return {"path": str(path), "steps": record.get("steps"), "command": record.get("command", "")}
+    return provenance(path, cached_net(GrainNet, path)[1])
 
 
 def calibrate_threshold(path: Path, photos: list[Path], seed: int = 0,

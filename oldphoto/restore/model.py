@@ -176,6 +176,14 @@ def cached_net(kind: type[Net], path: Path | None = None) -> tuple[Net, dict[str
                 _cached(kind, path, path.stat().st_mtime_ns if path.is_file() else 0))
 
 
+def provenance(path: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """What another record keeps of weights it was made from (grown from, or calibrated
+    with): their file, command, steps, time and last check, and their own origin."""
+    return {"path": str(path), "command": record.get("command", ""), "steps": record.get("steps"),
+            "seconds": record.get("seconds"), "validation": record.get("validation", {}),
+            **({"grown_from": record["grown_from"]} if "grown_from" in record else {})}
+
+
 def load_grain(path: Path | None = None) -> tuple[GrainNet, dict[str, Any]]:
     """The grain denoiser (the shipped one by default) and its record."""
     return load_net(GrainNet, path)

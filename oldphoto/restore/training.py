@@ -24,7 +24,7 @@ import torch
 
 from oldphoto.console import Progress, say
 from oldphoto.errors import OldphotoError
-from oldphoto.restore.model import GrainArch, GrainNet, TwoLevelNet, load_net, save_net
+from oldphoto.restore.model import GrainArch, GrainNet, TwoLevelNet, load_net, provenance, save_net
 from oldphoto.restore.synth import degrade
 
 
@@ -248,9 +248,7 @@ def grow_from(model: TwoLevelNet, path: Path) -> dict[str, Any]:
     missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
     if unexpected or any(not key.startswith("deep.") for key in missing):
         raise OldphotoError(f"--init {path}: its layers do not match ({[*missing, *unexpected][:3]})")
-    return {"path": str(path), "command": record.get("command", ""), "steps": record.get("steps"),
-            "seconds": record.get("seconds"), "validation": record.get("validation", {}),
-            **({"grown_from": record["grown_from"]} if "grown_from" in record else {})}
+    return provenance(path, record)
 
 
 def _record(config: GrainConfig, images: list[np.ndarray], history: list[dict], damage: str,
