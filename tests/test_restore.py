@@ -37,6 +37,56 @@ def test_a_clean_photo_comes_out_nearly_the_same(camera: np.ndarray) -> None:
     assert info["noise_estimate"] < 3.0
 
 
+@pytest.fixture(scope="module")
+def textures() -> dict[str, np.ndarray]:
+    """Two clean photos with no flat area, shipped with scikit-image (no download)."""
+    from skimage import data
+
+    return {name: getattr(data, name)().astype(np.float32) / 255.0 for name in ("grass", "gravel")}
+
+
+@pytest.mark.parametrize("name", ["grass", "gravel"])
+def test_a_clean_textured_photo_is_not_taken_for_grain(textures: dict, name: str) -> None:
+    """The classical reading takes the texture for grain of 10-14 levels, and restore used to
+    smooth it; the learned estimator says clean, and the photo comes out as it went in."""
+    from oldphoto.restore.estimate import block_noise
+
+    photo = textures[name]
+    assert block_noise(photo) * 255 > 8.0  # what restore went by before
+    out, info, found = restore(photo)
+    assert info["noise_estimate"] < 2.0 and not found.any()
+    assert psnr(out, photo) >= 38.0
+
+
+@pytest.mark.parametrize("sigma", [10.0, 25.0])
+@pytest.mark.parametrize("name", ["grass", "gravel"])
+def test_grain_on_a_textured_photo_is_still_seen(textures: dict, name: str, sigma: float) -> None:
+    """The learned estimator only decides clean or not: on a grainy textured photo the level
+    is the classical reading, at least the grain's strength."""
+    photo = textures[name]
+    noisy = photo + np.random.default_rng(3).normal(0, sigma / 255, photo.shape).astype(np.float32)
+    assert estimate_noise(noisy) * 255 >= 0.9 * sigma
+
+
+def test_restore_names_the_pictures_it_took_for_clean_photos(tmp_path: Path, textures: dict) -> None:
+    """A light scan read as clean keeps its dust: the run says which pictures were read so, and
+    --strength makes restore treat them as scans."""
+    import imageio.v3 as iio
+
+    grass = tmp_path / "grass.png"
+    iio.imwrite(grass, np.rint(textures["grass"] * 255).astype(np.uint8))
+    aged = tmp_path / "aged.png"
+    noisy, _ = apply_damage(read_grey(CAMERA), realistic_at(1.0), np.random.default_rng(6))
+    iio.imwrite(aged, np.rint(np.clip(noisy, 0, 1) * 255).astype(np.uint8))
+    result = invoke("restore", str(grass), str(aged), "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    said = result.stderr.decode()
+    assert "took 1 of 2 pictures for clean photos" in said and "grass.png" in said
+    assert "aged.png" not in said.split("took")[1].split("\n")[0]
+    forced = invoke("restore", "--strength", "5", str(grass), "-o", str(tmp_path / "forced.png"))
+    assert forced.returncode == 0 and "clean photos" not in forced.stderr.decode()
+
+
 def test_fine_detail_on_a_grainless_photo_is_not_filled_as_dust() -> None:
     """A clean photo with sharp dark dots and thin light lines (gravel, twigs): the
     finder alone flags them, but without grain ``restore`` fills nothing."""
@@ -217,6 +267,56 @@ def test_tiny_finder_training_writes_a_loadable_checkpoint_with_its_threshold(tm
     sweep = record["calibration"]["sweep"]
     assert {"realistic x1", "grain only x1"} <= set(sweep)
     assert all(len(row) == len(THRESHOLDS) for row in sweep.values())
+
+
+def test_tiny_level_training_writes_a_loadable_checkpoint_that_reads_pictures(tmp_path: Path) -> None:
+    from oldphoto.restore.level_net import LEVEL_ARCH, LevelNet, learned_noise
+    from oldphoto.restore.model import load_net
+
+    data = _tiny_folder(tmp_path / "data")
+    out = tmp_path / "level.pth"
+    result = invoke("train", "noise-level", "-o", str(out), "--data", str(data), "--check", str(data),
+                    "--steps", "2", "--batch-size", "3", "--save-every", "2", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    model, record = load_net(LevelNet, out)
+    assert model.arch == LEVEL_ARCH and record["steps"] == 2
+    assert set(record["validation"]) == {"clean_reads", "grain_error"}
+    reading = learned_noise(read_grey(CAMERA), model)
+    assert reading is not None and np.isfinite(reading) and reading >= 0.0
+
+
+def test_level_training_targets_are_the_grain_that_was_added() -> None:
+    """Clean crops must read 0, noised ones the std added, aged ones their grain's std
+    (not their dust and scratches, nor their fading)."""
+    import torch
+
+    from oldphoto.restore.level_training import level_batch
+
+    rng = np.random.default_rng(0)
+    clean = torch.from_numpy(np.stack([read_grey(CAMERA)[r:r + 64, 64:128] for r in range(0, 384, 32)]))
+    images, target = level_batch(clean[:, None], rng)
+    level = torch.expm1(target) / 255.0
+    untouched = (images == clean[:, None]).flatten(1).all(1)
+    assert untouched.any() and (level[untouched] == 0).all()
+    grainy = level > 0
+    added = (images - clean[:, None]).flatten(1).std(1)
+    noised = grainy & torch.isclose(level, added, rtol=1e-4)
+    aged = grainy & ~noised  # their fading and dust change more than the grain they read
+    assert noised.any() and aged.any()
+    assert ((level[aged] >= 4 / 255 - 1e-6) & (level[aged] <= 25 / 255 + 1e-6)).all()
+
+
+@pytest.mark.parametrize("kind, trainer", [("GrainNet", "denoise-grain"),
+                                           ("DamageNet", "damage-finder"), ("LevelNet", "noise-level")])
+def test_each_shipped_restore_network_records_how_it_was_trained(kind: str, trainer: str) -> None:
+    from oldphoto.restore import damage_net, level_net, model
+
+    network = {"GrainNet": model.GrainNet, "DamageNet": damage_net.DamageNet,
+               "LevelNet": level_net.LevelNet}[kind]
+    _, record = model.load_net(network)
+    assert record["command"].split(" ; ")[-1].startswith(f"oldphoto train {trainer}")
+    assert record["steps"] >= 1000 and record["seconds"] > 0 and record["validation"]
+    assert "float16" in record["exported"]
 
 
 def test_bench_restore_runs_on_a_tiny_set(tmp_path: Path) -> None:

@@ -70,16 +70,34 @@ class RestoreFilter(_GrainFilter):
         WEIGHTS,
     )
 
+    def setup(self) -> None:
+        super().setup()
+        self._seen = 0
+        self._taken_for_clean: list[str] = []
+
     def process_frame(self, frame: Frame) -> Frame:
-        from oldphoto.restore.pipeline import RestoreSettings, restore
+        from oldphoto.restore.pipeline import DAMAGE_LEVEL, RestoreSettings, restore
 
         p = self.params
         settings = RestoreSettings(level=self.level, scratches=p.scratches, levels=p.levels,
                                    colour=p.colour, weights=p.weights, passes=PASSES[p.thorough])
         pixels, info, mask = restore(frame.pixels, settings)
+        self._seen += 1
+        if self.level is None and info["strength"] < DAMAGE_LEVEL * 255.0:
+            self._taken_for_clean.append(str(frame.meta.get("name") or f"frame {self._seen}"))
         new = frame.replace(pixels=pixels, **{NOISE_MASK: mask})
         new.meta["restore"] = info
         return new
+
+    def report(self) -> str | None:
+        """Name the pictures read as clean photos rather than scans: a light scan read so keeps
+        its dust, and the user should know how to insist."""
+        if not self._taken_for_clean:
+            return None
+        names = self._taken_for_clean
+        return (f"took {len(names)} of {self._seen} pictures for clean photos, not scans: almost no "
+                f"grain, so no dust or scratches were filled ({', '.join(names[:5])}"
+                f"{', ...' if len(names) > 5 else ''}); --strength 5 restores a light scan anyway")
 
 
 class DenoiseGrainFilter(_GrainFilter):

@@ -1,12 +1,18 @@
 """Blind estimate of a scan's noise level: the std of grain and noise, on [0, 1].
 
-The image is cut into 8x8 blocks; each block's variance around its best-fitting
-plane is noise plus texture, so the flattest blocks tell the noise. A low
-quantile of the block variances, divided by the same quantile of the
-chi-square law that pure noise would give, estimates the noise variance. Unlike
-the wavelet (finest-band MAD) estimate, it sees correlated grain at its full
-strength, which is what the denoiser is told. Blocks touching black or white
-are left out: clipping hides noise there.
+Two readings are combined. The classical one (:func:`block_noise`): the image
+is cut into 8x8 blocks; each block's variance around its best-fitting plane is
+noise plus texture, so the flattest blocks tell the noise. A low quantile of the
+block variances, divided by the same quantile of the chi-square law that pure
+noise would give, estimates the noise variance. Unlike the wavelet (finest-band
+MAD) estimate, it sees correlated grain at its full strength, which is what the
+denoiser is told. Blocks touching black or white are left out: clipping hides
+noise there. It cannot tell fine texture from grain, so a clean photo with no
+flat area reads as grainy. The learned one (:mod:`oldphoto.restore.level_net`)
+was trained to tell them apart, and decides only that: a picture it reads
+below CLEAN_READING is clean, and gets the smaller of the two readings. Any
+other picture gets the classical reading, which the grain network and the
+damage finder were tuned with.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import numpy as np
 BLOCK, QUANTILE = 8, 0.03
 #: At most this many blocks down and across are used (160 x 160 = 25,600 blocks).
 MAX_SIDE = 160
+#: Below this learned reading (on [0, 1]) a picture counts as clean.
+CLEAN_READING = 2.0 / 255.0
 
 
 def _plane_residual_variance(blocks: np.ndarray) -> np.ndarray:
@@ -32,7 +40,18 @@ def _plane_residual_variance(blocks: np.ndarray) -> np.ndarray:
 
 
 def estimate_noise(grey: np.ndarray) -> float:
-    """Noise std of a grey float image on [0, 1] (0.0 for one too small to tell)."""
+    """Noise std of a grey float image on [0, 1] (0.0 for one too small to tell): the
+    classical reading, unless the learned one (where its weights are shipped) says clean."""
+    from oldphoto.restore.level_net import learned_noise, level_net
+
+    classical = block_noise(grey)
+    estimator = level_net()
+    learned = learned_noise(grey, *estimator) if estimator is not None and classical > 0 else None
+    return min(classical, learned) if learned is not None and learned < CLEAN_READING else classical
+
+
+def block_noise(grey: np.ndarray) -> float:
+    """The classical reading: noise std from the flattest 8x8 blocks (0.0 when too small)."""
     from scipy.stats import chi2
 
     grey = np.asarray(grey, np.float32)

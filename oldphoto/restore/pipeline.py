@@ -100,7 +100,7 @@ def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
 
             chroma = gaussian_filter(chroma, (1.5, 1.5, 0), mode="mirror")
         out = clean_luma[..., None] + chroma
-    mask = (neutral_only(find_damage(luma, clean_luma, estimated), pixels) if settings.scratches
+    mask = (neutral_only(find_damage(luma, clean_luma, level), pixels) if settings.scratches
             else np.zeros(luma.shape, bool))
     if mask.any():
         out = (fill_masked(out, mask) if out.ndim == 2 else
@@ -113,18 +113,19 @@ def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
     return out, info, mask
 
 
-def find_damage(luma: np.ndarray, clean_luma: np.ndarray, estimated: float,
+def find_damage(luma: np.ndarray, clean_luma: np.ndarray, level: float,
                 always: bool = False) -> np.ndarray:
     """The dust and scratches ``restore`` fills, given a picture's luma, its denoised copy and
-    its grain as estimated: none below DAMAGE_LEVEL (a clean photo) unless ``always``; else
-    the learned finder's mask, or the rules' (:func:`damage_mask`) without its weights."""
-    if estimated < DAMAGE_LEVEL and not always:
+    its grain level (estimated, or given with --strength): none below DAMAGE_LEVEL (a clean
+    photo) unless ``always``; else the learned finder's mask, or the rules'
+    (:func:`damage_mask`) without its weights."""
+    if level < DAMAGE_LEVEL and not always:
         return np.zeros(np.shape(clean_luma), bool)
     learned = finder()
     if learned is None:
-        return damage_mask(clean_luma, grainy=estimated >= GRAINY_LEVEL)
+        return damage_mask(clean_luma, grainy=level >= GRAINY_LEVEL)
     model, threshold = learned
-    return damage_probability(model, luma, clean_luma, estimated) > threshold
+    return damage_probability(model, luma, clean_luma, level) > threshold
 
 
 def neutral_only(mask: np.ndarray, pixels: np.ndarray) -> np.ndarray:

@@ -88,23 +88,29 @@ def scan_damage(clean: torch.Tensor, rng: np.random.Generator
     a quarter of the crops, so that grain and texture alone teach "no damage").
     Returns the damaged crops, the true damage mask and a per-pixel loss weight that is 0
     where the damage left the pixel as it was (a dark speck on a dark patch)."""
-    from oldphoto.aging import Damage, apply_damage
-
     damaged = np.empty(clean.shape, np.float32)
     truth = np.zeros(clean.shape, np.float32)
     for index, crop in enumerate(clean[:, 0].numpy()):
-        marked = rng.random() >= 0.25
-        grain = float(rng.uniform(4.0, 25.0)) / 255.0
-        white = rng.random() < 1 / 3
-        mix = Damage(grain=0.0 if white else grain,
-                     dust=float(rng.uniform(0.0005, 0.008)) if marked else 0.0,
-                     scratches=int(rng.integers(1, 4)) if marked and rng.random() < 0.7 else 0,
-                     fade=float(rng.uniform(0.0, 0.3)), blur=float(rng.uniform(0.0, 1.0)),
-                     jpeg_quality=int(rng.integers(70, 96)) if rng.random() < 0.5 else 0)
-        damaged[index, 0], mask = apply_damage(crop, mix, rng)
-        if white:
-            damaged[index, 0] += rng.normal(0.0, grain, crop.shape).astype(np.float32)
-        truth[index, 0] = mask
+        damaged[index, 0], truth[index, 0], _ = scan_aged(crop, rng)
     damaged_t, truth_t = torch.from_numpy(damaged), torch.from_numpy(truth)
     weight = 1.0 - truth_t * ((damaged_t - clean).abs() < VISIBLE).float()
     return damaged_t, truth_t, weight
+
+
+def scan_aged(crop: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+    """One grey crop aged with its own random mix (see :func:`scan_damage`): the aged crop,
+    its true damage mask, and the std of its grain (film grain or white scanner noise)."""
+    from oldphoto.aging import Damage, apply_damage
+
+    marked = rng.random() >= 0.25
+    grain = float(rng.uniform(4.0, 25.0)) / 255.0
+    white = rng.random() < 1 / 3
+    mix = Damage(grain=0.0 if white else grain,
+                 dust=float(rng.uniform(0.0005, 0.008)) if marked else 0.0,
+                 scratches=int(rng.integers(1, 4)) if marked and rng.random() < 0.7 else 0,
+                 fade=float(rng.uniform(0.0, 0.3)), blur=float(rng.uniform(0.0, 1.0)),
+                 jpeg_quality=int(rng.integers(70, 96)) if rng.random() < 0.5 else 0)
+    aged, mask = apply_damage(crop, mix, rng)
+    if white:
+        aged = aged + rng.normal(0.0, grain, crop.shape).astype(np.float32)
+    return aged, mask, grain
