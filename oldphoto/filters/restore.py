@@ -52,8 +52,9 @@ PASSES = {False: 1, True: 8}
 class RestoreFilter(_GrainFilter):
     """Blind grain and noise removal by a small network, then dust specks and thin
     scratches found by a second one (on the scan and its cleaned copy) and filled
-    from their surroundings; a clean photo passes nearly unchanged. See
-    docs/restore.md for the measurements.
+    from their surroundings. A third tells a clean photo (left as it is, named on
+    stderr) from a scan; give --strength to restore a light scan it took for clean.
+    See docs/restore.md for the measurements.
     """
 
     name = "restore"
