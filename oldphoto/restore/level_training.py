@@ -13,7 +13,7 @@ clean and grainy:
   scratches are not grain.
 
 The loss is the absolute error of log(1 + level on 0..255), so a reading of 2
-for a clean crop costs as much as one of 26 for grain of 12. The loop (resume,
+for a clean crop costs as much as one of 38 for grain of 12. The loop (resume,
 weight averaging, checkpoints) is :func:`oldphoto.restore.training.train_net`.
 """
 
@@ -54,9 +54,7 @@ def level_batch(clean: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Te
 def _check_set(check_images: list[np.ndarray], seed: int, side: int) -> tuple[torch.Tensor, ...]:
     """A fixed check: 48 held-out crops of the trained side, a third of each kind."""
     rng = np.random.default_rng([seed, 999_997])
-    clean = crops(check_images, 48, side, rng)
-    images, target = level_batch(clean, rng)
-    return images, target
+    return level_batch(crops(check_images, 48, side, rng), rng)
 
 
 def _check(model: TwoLevelNet, check: tuple[torch.Tensor, ...]) -> dict[str, float]:
