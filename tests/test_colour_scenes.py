@@ -243,3 +243,22 @@ def test_thumbnails_get_their_own_calibrated_read_out(tmp_path: Path) -> None:
     forced = Colouriser(out, saturation=1.0)
     thumb_forced, _ = forced.colourise([_scene(7, (40, 40)).mean(axis=2)])[0]
     assert np.ptp(thumb_forced, axis=2).max() > 0.01
+
+
+def test_a_state_saved_before_learning_rate_scales_still_resumes(tmp_path: Path) -> None:
+    """Earlier runs saved optimiser groups without their ``scale``; resuming one must not
+    stop on a KeyError (the scene CNN's state from issue 13's first stops is one)."""
+    from oldphoto.colour.train_bins import BinTrainConfig, _state_path, train_bins
+
+    scenes = _scene_folder(tmp_path, 6)
+    out = tmp_path / "cnn.pt"
+    config = BinTrainConfig(kind="colorize-cnn", out=str(out), scenes=[str(scenes)], crop=64,
+                            batch_size=4, steps=2, save_every=2)
+    train_bins(config, cache=tmp_path / "cache", progress=False)
+    state = torch.load(_state_path(out), weights_only=True)
+    for group in state["optimiser"]["param_groups"]:
+        del group["scale"]
+    torch.save(state, _state_path(out))
+    config.steps = 4
+    record = train_bins(config, resume=True, cache=tmp_path / "cache", progress=False)
+    assert record["steps_done"] == 4

@@ -159,8 +159,12 @@ def train_bins(config: BinTrainConfig, resume: bool = False, cache: Path | None 
     rng = rank_generator(rng, config.seed)
     if state is not None:
         model.load_state_dict(state["model"])
+        scales = [group["scale"] for group in optimiser.param_groups]
         try:
             optimiser.load_state_dict(state["optimiser"])
+            # a state saved before the groups carried their learning-rate scale lacks it
+            for group, scale in zip(optimiser.param_groups, scales, strict=True):
+                group.setdefault("scale", scale)
         except ValueError:  # --tune-blocks changed what trains: its moments start afresh
             if me.main:
                 print("resume: the trainable parameters changed; the optimiser starts afresh",
