@@ -52,8 +52,9 @@ PASSES = {False: 1, True: 8}
 class RestoreFilter(_GrainFilter):
     """Blind grain and noise removal by a small network, then dust specks and thin
     scratches found by a second one (on the scan and its cleaned copy) and filled
-    from their surroundings. A third tells a clean photo (left as it is, named on
-    stderr) from a scan; give --strength to restore a light scan it took for clean.
+    from their surroundings. A third tells a clean photo (left as it is but for
+    unmistakable dust; named on stderr) from a scan; give --strength to restore a light
+    scan it took for clean.
     See docs/restore.md for the measurements.
     """
 
@@ -92,13 +93,14 @@ class RestoreFilter(_GrainFilter):
 
     def report(self) -> str | None:
         """Name the pictures read as clean photos rather than scans: a light scan read so keeps
-        its dust, and the user should know how to insist."""
+        its grain and its fainter dust, and the user should know how to insist."""
         if not self._taken_for_clean:
             return None
         names = self._taken_for_clean
         return (f"took {len(names)} of {self._seen} pictures for clean photos, not scans: almost no "
-                f"grain, so no dust or scratches were filled ({', '.join(names[:5])}"
-                f"{', ...' if len(names) > 5 else ''}); --strength 5 restores a light scan anyway")
+                f"grain, so none was removed and only unmistakable dust and scratches were filled "
+                f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}); --strength 5 restores "
+                "a light scan as a scan")
 
 
 class DenoiseGrainFilter(_GrainFilter):
