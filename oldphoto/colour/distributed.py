@@ -99,6 +99,10 @@ def session(device: str, threads: int = 0) -> Iterator[str]:
             raise
         raise OldphotoError(f"rank {dist.get_rank()}: another process of the job stopped "
                             "(its own message says why)") from None
+    else:
+        # leave together: a rank that tears gloo down while a peer still talks to it was
+        # seen to abort ("terminate called without an active exception", once in CI-like runs)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
