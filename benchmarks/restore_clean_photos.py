@@ -24,14 +24,10 @@ import numpy as np
 
 
 def _read(path: Path, colour: bool) -> np.ndarray:
-    import imageio.v3 as iio
-
+    from oldphoto.codecs import read_image
     from oldphoto.denoise.images import read_grey
 
-    if not colour:
-        return read_grey(path)
-    pixels = iio.imread(path)
-    return (pixels[..., :3] if pixels.ndim == 3 else pixels).astype(np.float32) / 255.0
+    return read_image(path).pixels if colour else read_grey(path)
 
 
 def main() -> None:
@@ -48,16 +44,17 @@ def main() -> None:
     from oldphoto.denoise.images import list_images
     from oldphoto.metrics import psnr
     from oldphoto.restore.estimate import block_noise
-    from oldphoto.restore.pipeline import DAMAGE_LEVEL, RestoreSettings, restore
+    from oldphoto.restore.pipeline import RestoreSettings, restore
 
     torch.set_num_threads(1)
 
-    def both(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        """restore as shipped, restore at the classical level, and the shipped level."""
+    def both(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+        """restore as shipped, restore at the classical level, and whether it took the
+        picture for a clean photo."""
         luma = pixels if pixels.ndim == 2 else to_grey(pixels)
         ours, info, _ = restore(pixels)
         classical = restore(pixels, RestoreSettings(level=block_noise(luma)))[0]
-        return ours, classical, info["strength"]
+        return ours, classical, info["clean_photo"]
 
     scenes = list_images(args.data / "scenes" / "val", None)
     print("clean photos against themselves (restore | restore told the classical level)")
@@ -66,10 +63,10 @@ def main() -> None:
         ours, classical, taken = [], [], 0
         for path in files:
             photo = _read(path, colour)
-            out, control, strength = both(photo)
+            out, control, clean_photo = both(photo)
             ours.append(psnr(out, photo))
             classical.append(psnr(control, photo))
-            taken += strength < DAMAGE_LEVEL * 255.0
+            taken += clean_photo
         print(f"  {name} ({len(files)}): below 38 dB {sum(v < 38 for v in ours)} | "
               f"{sum(v < 38 for v in classical)}; worst {min(ours):.2f} | {min(classical):.2f}; "
               f"taken for clean {taken}")
@@ -82,8 +79,8 @@ def main() -> None:
             clean = _read(path, False)
             rng = np.random.default_rng([args.seed, index, int(strength * 100)])
             aged = apply_damage(clean, realistic_at(strength), rng)[0]
-            out, control, level = both(aged)
-            taken += level < DAMAGE_LEVEL * 255.0
+            out, control, clean_photo = both(aged)
+            taken += clean_photo
             rows.append([psnr(aged, clean), psnr(np.clip(_median_nlm(aged, 0.0), 0, 1), clean),
                          psnr(control, clean), psnr(out, clean)])
         mean = np.mean(rows, axis=0)

@@ -78,14 +78,14 @@ class RestoreFilter(_GrainFilter):
         self._taken_for_clean: list[str] = []
 
     def process_frame(self, frame: Frame) -> Frame:
-        from oldphoto.restore.pipeline import DAMAGE_LEVEL, RestoreSettings, restore
+        from oldphoto.restore.pipeline import RestoreSettings, restore
 
         p = self.params
         settings = RestoreSettings(level=self.level, scratches=p.scratches, levels=p.levels,
                                    colour=p.colour, weights=p.weights, passes=PASSES[p.thorough])
         pixels, info, mask = restore(frame.pixels, settings)
         self._seen += 1
-        if self.level is None and info["strength"] < DAMAGE_LEVEL * 255.0:
+        if self.level is None and info["clean_photo"]:
             self._taken_for_clean.append(str(frame.meta.get("name") or f"frame {self._seen}"))
         new = frame.replace(pixels=pixels, **{NOISE_MASK: mask})
         new.meta["restore"] = info

@@ -91,7 +91,9 @@ def auto_levels(pixels: np.ndarray, low: float = 0.002, high: float = 0.998) -> 
 
 def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
             ) -> tuple[np.ndarray, dict[str, float], np.ndarray]:
-    """Restored pixels (same shape), what was decided (for the frame's meta), and the damage mask."""
+    """Restored pixels (same shape), what was decided (for the frame's meta: the level read and
+    used, whether the picture was taken for a clean photo, the pixels filled), and the
+    damage mask."""
     pixels = np.asarray(pixels, np.float32)
     luma = pixels if pixels.ndim == 2 else to_grey(pixels)
     estimated = estimate_noise(luma)
@@ -120,7 +122,7 @@ def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
     if settings.levels:
         out = auto_levels(out)
     info = {"noise_estimate": round(estimated * 255.0, 2), "strength": round(level * 255.0, 2),
-            "damaged_pixels": int(mask.sum())}
+            "clean_photo": level < DAMAGE_LEVEL, "damaged_pixels": int(mask.sum())}
     return out, info, mask
 
 
