@@ -9,10 +9,10 @@ MAD) estimate, it sees correlated grain at its full strength, which is what the
 denoiser is told. Blocks touching black or white are left out: clipping hides
 noise there. It cannot tell fine texture from grain, so a clean photo with no
 flat area reads as grainy. The learned one (:mod:`oldphoto.restore.level_net`)
-was trained to tell them apart, and decides only that: a picture it reads
-below CLEAN_READING is clean, and gets the smaller of the two readings. Any
-other picture gets the classical reading, which the grain network and the
-damage finder were tuned with.
+was trained to tell them apart. The picture's level is the smaller of the
+two: on texture the blocks over-read and the network does not; under plain
+Gaussian noise the blocks read 5-10% high and the network a little low, so
+the smaller is the closer there too (docs/restore.md).
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ import numpy as np
 BLOCK, QUANTILE = 8, 0.03
 #: At most this many blocks down and across are used (160 x 160 = 25,600 blocks).
 MAX_SIDE = 160
-#: Below this learned reading (on [0, 1]) a picture counts as clean.
-CLEAN_READING = 2.0 / 255.0
 
 
 def _plane_residual_variance(blocks: np.ndarray) -> np.ndarray:
@@ -41,13 +39,13 @@ def _plane_residual_variance(blocks: np.ndarray) -> np.ndarray:
 
 def estimate_noise(grey: np.ndarray) -> float:
     """Noise std of a grey float image on [0, 1] (0.0 for one too small to tell): the
-    classical reading, unless the learned one (where its weights are shipped) says clean."""
+    smaller of the classical reading and the learned one (where its weights are shipped)."""
     from oldphoto.restore.level_net import learned_noise, level_net
 
     classical = block_noise(grey)
     estimator = level_net()
     learned = learned_noise(grey, *estimator) if estimator is not None and classical > 0 else None
-    return min(classical, learned) if learned is not None and learned < CLEAN_READING else classical
+    return classical if learned is None else min(classical, learned)
 
 
 def block_noise(grey: np.ndarray) -> float:
