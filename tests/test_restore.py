@@ -485,3 +485,39 @@ def test_tiles_join_without_seams_and_the_edges_are_mirrored(camera: np.ndarray,
     with torch.no_grad():
         direct = net(torch.from_numpy(noisy)[None, None], torch.full((1, 1, 1, 1), 50 / 255))
     assert psnr(whole, clean) >= psnr(direct.clamp(0, 1)[0, 0].numpy(), clean) - 0.05
+
+
+@pytest.mark.parametrize("name", ["restore", "denoise-grain"])
+def test_the_grain_filters_run_on_the_device_asked_for(tmp_path: Path, name: str) -> None:
+    """Their networks go to --device like the colourisers' (they used to stay on the CPU
+    whatever was asked): where CUDA is absent, --device cuda is refused in one line and
+    nothing is written; --device cpu gives the library's own pictures."""
+    import torch
+
+    import oldphoto
+
+    out = tmp_path / "out.png"
+    if not torch.cuda.is_available():
+        refused = invoke(name, str(CAMERA), "--device", "cuda", "-o", str(out))
+        assert refused.returncode == 2 and not out.exists()
+        assert refused.stderr.decode().strip().splitlines() == [
+            f"oldphoto {name}: --device cuda: no CUDA device is available (try --device auto)"]
+    result = invoke(name, str(CAMERA), "--device", "cpu", "--strength", "12", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    expected = oldphoto.run(name, read_grey(CAMERA), strength="12").pixels
+    assert psnr(read_grey(out), expected) > 50.0
+
+
+def test_the_device_path_gives_the_cpu_picture(camera: np.ndarray) -> None:
+    """Off the CPU path (a copy of each network moved to the device, float32 tiles sent
+    there and back), here exercised as the torch device "cpu:0": the same restored scan
+    as the CPU path, within float rounding (the CPU path may run in bfloat16)."""
+    from oldphoto.restore.pipeline import RestoreSettings, restore
+
+    aged = apply_damage(camera, realistic_at(1.0), np.random.default_rng(0))[0]
+    usual, info, mask = restore(aged)
+    moved, moved_info, moved_mask = restore(aged, RestoreSettings(device="cpu:0"))
+    assert {k: moved_info[k] for k in ("strength", "clean_photo")} == {
+        k: info[k] for k in ("strength", "clean_photo")}
+    assert psnr(moved, usual) > 50.0
+    assert (moved_mask != mask).mean() < 0.001

@@ -29,12 +29,17 @@ def parse_strength(text: str) -> float | None:
 
 
 class _GrainFilter(Filter):
-    """Shared setup: parse --strength, load the weights once (and fail early)."""
+    """Shared setup: parse --strength, pick the device, load the weights once (and fail
+    early)."""
+
+    uses_accelerator = True
 
     def setup(self) -> None:
+        from oldphoto.device import resolve_device
         from oldphoto.restore.pipeline import grain_model
 
         self.level = parse_strength(self.params.strength)
+        self.torch_device = resolve_device(self.device)
         grain_model(self.params.weights)
 
 
@@ -82,7 +87,8 @@ class RestoreFilter(_GrainFilter):
 
         p = self.params
         settings = RestoreSettings(level=self.level, scratches=p.scratches, levels=p.levels,
-                                   colour=p.colour, weights=p.weights, passes=PASSES[p.thorough])
+                                   colour=p.colour, weights=p.weights, passes=PASSES[p.thorough],
+                                   device=self.torch_device)
         pixels, info, mask = restore(frame.pixels, settings)
         self._seen += 1
         if self.level is None and info["clean_photo"]:
@@ -98,7 +104,7 @@ class RestoreFilter(_GrainFilter):
             return None
         names = self._taken_for_clean
         return (f"took {len(names)} of {self._seen} pictures for clean photos, not scans: almost no "
-                f"grain, so none was removed and only unmistakable dust and scratches were filled "
+                f"grain, so they were barely smoothed and only unmistakable dust and scratches were filled "
                 f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}); --strength 5 restores "
                 "a light scan as a scan")
 
@@ -116,7 +122,8 @@ class DenoiseGrainFilter(_GrainFilter):
         from oldphoto.restore.pipeline import RestoreSettings, restore
 
         settings = RestoreSettings(level=self.level, scratches=False, colour="channels",
-                                   weights=self.params.weights, passes=PASSES[self.params.thorough])
+                                   weights=self.params.weights, passes=PASSES[self.params.thorough],
+                                   device=self.torch_device)
         pixels, info, _ = restore(frame.pixels, settings)
         new = frame.replace(pixels=pixels)
         new.meta["restore"] = {key: info[key] for key in ("noise_estimate", "strength")}

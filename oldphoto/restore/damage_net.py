@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from oldphoto.restore.infer import run_tiled
+from oldphoto.restore.infer import on_device, run_tiled
 from oldphoto.restore.model import WEIGHTS_DIR, GrainArch, TwoLevelNet, cached_net
 
 #: Widths of the finder: a third of the grain denoiser's arithmetic per pixel.
@@ -51,10 +51,12 @@ def finder(path: Path | None = None) -> tuple[DamageNet, float] | None:
 
 
 def damage_probability(model: DamageNet, scan: np.ndarray, denoised: np.ndarray, level: float,
-                       fast: bool = True) -> np.ndarray:
+                       fast: bool = True, device: str = "cpu") -> np.ndarray:
     """Per-pixel probability that a grey scan's pixel is dust or a scratch."""
-    level_t = torch.full((1, 1, 1, 1), float(level))
+    network = on_device(model, device)
+    level_t = torch.full((1, 1, 1, 1), float(level), device=device)
     planes = np.stack([np.asarray(scan, np.float32), np.asarray(denoised, np.float32)])
-    logits = run_tiled(lambda tiles: model(tiles[:, :1], tiles[:, 1:],
-                                           level_t.expand(len(tiles), 1, 1, 1)), planes, fast)
+    logits = run_tiled(lambda tiles: network(tiles[:, :1], tiles[:, 1:],
+                                             level_t.expand(len(tiles), 1, 1, 1)),
+                       planes, fast, device)
     return 1.0 / (1.0 + np.exp(-logits))

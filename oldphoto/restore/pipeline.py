@@ -64,6 +64,8 @@ class RestoreSettings:
     colour: str = "luma"
     weights: Path | None = None
     passes: int = 1
+    #: Where the grain network and the dust finder run (a torch device: cpu, cuda).
+    device: str = "cpu"
 
 
 def grain_model(weights: Path | None = None) -> GrainNet:
@@ -71,13 +73,13 @@ def grain_model(weights: Path | None = None) -> GrainNet:
     return cached_net(GrainNet, weights)[0]
 
 
-def denoise(grey: np.ndarray, level: float, weights: Path | None = None, passes: int = 1
-            ) -> np.ndarray:
+def denoise(grey: np.ndarray, level: float, weights: Path | None = None, passes: int = 1,
+            device: str = "cpu") -> np.ndarray:
     """The network's output at ``level`` (averaged over ``passes`` flips and turns); the
     input itself when the level says clean."""
     if level < CLEAN_LEVEL:
         return np.asarray(grey, np.float32).copy()
-    return denoise_grey(grain_model(weights), grey, level, passes=passes)
+    return denoise_grey(grain_model(weights), grey, level, passes=passes, device=device)
 
 
 def auto_levels(pixels: np.ndarray, low: float = 0.002, high: float = 0.998) -> np.ndarray:
@@ -98,23 +100,23 @@ def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
     luma = pixels if pixels.ndim == 2 else to_grey(pixels)
     estimated = estimate_noise(luma)
     level = estimated if settings.level is None else settings.level
+    network = {"weights": settings.weights, "passes": settings.passes, "device": settings.device}
     if pixels.ndim == 2:
-        out = denoise(pixels, level, settings.weights, settings.passes)
+        out = denoise(pixels, level, **network)
         clean_luma = out
     elif settings.colour == "channels":
-        out = np.stack([denoise(pixels[..., c], level, settings.weights, settings.passes)
-                        for c in range(3)], -1)
+        out = np.stack([denoise(pixels[..., c], level, **network) for c in range(3)], -1)
         clean_luma = to_grey(out)
     else:
-        clean_luma = denoise(luma, level, settings.weights, settings.passes)
+        clean_luma = denoise(luma, level, **network)
         chroma = pixels - luma[..., None]
         if level >= CHROMA_LEVEL:
             from scipy.ndimage import gaussian_filter
 
             chroma = gaussian_filter(chroma, (1.5, 1.5, 0), mode="mirror")
         out = clean_luma[..., None] + chroma
-    mask = (neutral_only(find_damage(luma, clean_luma, level), pixels) if settings.scratches
-            else np.zeros(luma.shape, bool))
+    mask = (neutral_only(find_damage(luma, clean_luma, level, device=settings.device), pixels)
+            if settings.scratches else np.zeros(luma.shape, bool))
     if mask.any():
         out = (fill_masked(out, mask) if out.ndim == 2 else
                np.stack([fill_masked(out[..., c], mask) for c in range(3)], -1))
@@ -127,7 +129,7 @@ def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
 
 
 def find_damage(luma: np.ndarray, clean_luma: np.ndarray, level: float,
-                always: bool = False) -> np.ndarray:
+                always: bool = False, device: str = "cpu") -> np.ndarray:
     """The dust and scratches ``restore`` fills, given a picture's luma, its denoised copy and
     its grain level (estimated, or given with --strength): the learned finder's mask, or the
     rules' (:func:`damage_mask`) without its weights. Below DAMAGE_LEVEL (a clean photo, or
@@ -140,9 +142,10 @@ def find_damage(luma: np.ndarray, clean_luma: np.ndarray, level: float,
                 else damage_mask(clean_luma, grainy=level >= GRAINY_LEVEL))
     model, threshold = learned
     if clean_photo:
-        sure = damage_probability(model, luma, clean_luma, DAMAGE_LEVEL) > CLEAN_PHOTO_THRESHOLD
+        sure = (damage_probability(model, luma, clean_luma, DAMAGE_LEVEL, device=device)
+                > CLEAN_PHOTO_THRESHOLD)
         return not_along_the_edge(sure)
-    return damage_probability(model, luma, clean_luma, level) > threshold
+    return damage_probability(model, luma, clean_luma, level, device=device) > threshold
 
 
 def not_along_the_edge(mask: np.ndarray) -> np.ndarray:
