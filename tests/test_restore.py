@@ -514,8 +514,6 @@ def test_the_device_path_gives_the_cpu_picture(camera: np.ndarray) -> None:
     """Off the CPU path (a copy of each network moved to the device, float32 tiles sent
     there and back), here exercised as the torch device "cpu:0": the same restored scan
     as the CPU path, within float rounding (the CPU path may run in bfloat16)."""
-    from oldphoto.restore.pipeline import RestoreSettings, restore
-
     aged = apply_damage(camera, realistic_at(1.0), np.random.default_rng(0))[0]
     usual, info, mask = restore(aged)
     moved, moved_info, moved_mask = restore(aged, RestoreSettings(device="cpu:0"))
