@@ -36,13 +36,6 @@ def _photos(folder: Path) -> dict[str, np.ndarray]:
     return {path.name: read_image(path).pixels for path in paths}
 
 
-def _aged(photo: np.ndarray, seed: int) -> np.ndarray:
-    from oldphoto.aging import apply_damage, realistic_at, to_grey
-
-    grey = photo if photo.ndim == 2 else to_grey(photo)
-    return apply_damage(grey, realistic_at(1.0), np.random.default_rng(seed))[0]
-
-
 def _timed(name: str, picture: np.ndarray, device: str) -> tuple[np.ndarray, float]:
     import oldphoto
 
@@ -62,6 +55,7 @@ def main() -> int:
     import torch
 
     from oldphoto.aging import to_grey
+    from oldphoto.bench.restore import damage
     from oldphoto.metrics import psnr
 
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -78,7 +72,8 @@ def main() -> int:
     failed = 0
     for name, scans in MODEL_FILTERS.items():
         for index, (photo_name, photo) in enumerate(photos.items()):
-            picture = _aged(photo, index) if scans else (photo if photo.ndim == 2 else to_grey(photo))
+            grey = photo if photo.ndim == 2 else to_grey(photo)
+            picture = damage(grey, ("realistic", 1.0), np.random.default_rng(index)) if scans else grey
             on_cpu, cpu_s = _timed(name, picture, "cpu")
             on_device, device_s = _timed(name, picture, args.device)
             score = psnr(on_device, on_cpu)

@@ -39,8 +39,8 @@ def main() -> None:
 
     import torch
 
-    from oldphoto.aging import apply_damage, realistic_at, to_grey
-    from oldphoto.bench.restore import _median_nlm
+    from oldphoto.aging import to_grey
+    from oldphoto.bench.restore import _median_nlm, damage
     from oldphoto.denoise.images import list_images
     from oldphoto.metrics import psnr
     from oldphoto.restore.estimate import block_noise
@@ -78,7 +78,7 @@ def main() -> None:
         for index, path in enumerate(files):
             clean = _read(path, False)
             rng = np.random.default_rng([args.seed, index, int(strength * 100)])
-            aged = apply_damage(clean, realistic_at(strength), rng)[0]
+            aged = damage(clean, ("realistic", strength), rng)
             out, control, clean_photo = both(aged)
             taken += clean_photo
             rows.append([psnr(aged, clean), psnr(np.clip(_median_nlm(aged, 0.0), 0, 1), clean),
