@@ -432,7 +432,8 @@ def test_a_third_level_grows_onto_trained_weights_without_changing_them(tmp_path
 def test_vivid_specks_on_a_colour_picture_are_its_own_detail_not_dust() -> None:
     """Dust and scratches are neutral on a colour scan; a flagged speck of vivid colour
     (a printed dot) is left alone, in restore and in detect --scratches."""
-    from oldphoto.restore.pipeline import neutral_only, scratch_mask
+    from oldphoto.restore.guards import neutral_only
+    from oldphoto.restore.pipeline import scratch_mask
 
     rng = np.random.default_rng(5)
     picture = np.full((192, 192, 3), 0.25, np.float32)

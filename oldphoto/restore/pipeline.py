@@ -21,6 +21,7 @@ from oldphoto.aging import to_grey
 from oldphoto.restore.damage import damage_mask, fill_masked
 from oldphoto.restore.damage_net import damage_probability, finder
 from oldphoto.restore.estimate import estimate_noise
+from oldphoto.restore.guards import neutral_only, not_along_the_edge, not_in_a_row
 from oldphoto.restore.infer import denoise_grey
 from oldphoto.restore.model import GrainNet, cached_net
 
@@ -41,17 +42,8 @@ DAMAGE_LEVEL = 3.0 / 255.0
 #: scans (age --realistic x0.5) it gained 1.65 dB; with the edge guard below, no more of
 #: 163 clean photos fell below 38 dB (benchmarks/restore_clean_photos.py).
 CLEAN_PHOTO_THRESHOLD = 0.95
-#: On a picture read as clean, a flagged part with most of its pixels this close to the
-#: picture's edge is its frame, not a scratch (on scans the guard would cost 0.085 dB at
-#: age --realistic x1, where scratches may run along the edge, so they go without it).
-EDGE_BAND = 2
 #: Chroma is smoothed only above this level: a clean photo keeps its colour detail.
 CHROMA_LEVEL = 4.0 / 255.0
-#: On a colour picture, a flagged speck or line whose mean CIELAB chroma is above this is
-#: the picture's own detail (a printed dot, a red wire): dust and scratches block or scatter
-#: the light of every dye layer alike, so they are neutral, or at most toned like a
-#: sepia print (chroma 10-30).
-DUST_MAX_CHROMA = 40.0
 
 
 @dataclass(frozen=True)
@@ -134,53 +126,20 @@ def find_damage(luma: np.ndarray, clean_luma: np.ndarray, level: float,
     its grain level (estimated, or given with --strength): the learned finder's mask, or the
     rules' (:func:`damage_mask`) without its weights. Below DAMAGE_LEVEL (a clean photo, or
     a light scan), unless ``always``: only what the finder is sure of
-    (CLEAN_PHOTO_THRESHOLD), and nothing without it."""
+    (CLEAN_PHOTO_THRESHOLD), and nothing without it. Rows of short parallel lines (fence
+    posts) are left out at any level (:func:`~oldphoto.restore.guards.not_in_a_row`)."""
     clean_photo = level < DAMAGE_LEVEL and not always
     learned = finder()
     if learned is None:
-        return (np.zeros(np.shape(clean_luma), bool) if clean_photo
-                else damage_mask(clean_luma, grainy=level >= GRAINY_LEVEL))
+        if clean_photo:
+            return np.zeros(np.shape(clean_luma), bool)
+        return not_in_a_row(damage_mask(clean_luma, grainy=level >= GRAINY_LEVEL))
     model, threshold = learned
     if clean_photo:
         sure = (damage_probability(model, luma, clean_luma, DAMAGE_LEVEL, device=device)
                 > CLEAN_PHOTO_THRESHOLD)
-        return not_along_the_edge(sure)
-    return damage_probability(model, luma, clean_luma, level, device=device) > threshold
-
-
-def not_along_the_edge(mask: np.ndarray) -> np.ndarray:
-    """``mask`` without the connected parts that lie mostly in the picture's outer EDGE_BAND
-    pixels: a frame or a scanner's border line, not a scratch (which crosses the edge)."""
-    if not mask.any():
-        return mask
-    from scipy import ndimage
-
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
-    band = np.ones(mask.shape, bool)
-    band[EDGE_BAND:-EDGE_BAND, EDGE_BAND:-EDGE_BAND] = False
-    size = np.bincount(labels.ravel(), minlength=count + 1)
-    on_band = np.bincount(labels[band], minlength=count + 1)
-    keep = on_band <= 0.5 * size
-    keep[0] = False
-    return keep[labels]
-
-
-def neutral_only(mask: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """``mask`` without the connected parts whose colour is vivid (see DUST_MAX_CHROMA);
-    unchanged for a grey picture."""
-    if pixels.ndim == 2 or not mask.any():
-        return mask
-    from scipy import ndimage
-    from skimage.color import rgb2lab
-
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
-    lab = rgb2lab(np.clip(pixels[mask], 0.0, 1.0)[None])[0]
-    parts = labels[mask]
-    size = np.bincount(parts, minlength=count + 1)
-    chroma = np.bincount(parts, np.hypot(lab[:, 1], lab[:, 2]), count + 1) / np.maximum(size, 1)
-    neutral = chroma <= DUST_MAX_CHROMA
-    neutral[0] = False
-    return neutral[labels]
+        return not_in_a_row(not_along_the_edge(sure))
+    return not_in_a_row(damage_probability(model, luma, clean_luma, level, device=device) > threshold)
 
 
 def scratch_mask(pixels: np.ndarray, weights: Path | None = None) -> np.ndarray:
