@@ -115,6 +115,29 @@ def _scene_folder(tmp_path: Path, count: int) -> Path:
     return scenes
 
 
+def test_hue_loss_charges_a_wrong_or_faint_hue_and_its_gradient_mends_it() -> None:
+    """The hue-aware term is about 0 when the read-out has the true hue at a hit's chroma,
+    high for the opposite hue or a brown compromise, 0 on grey truths, and a gradient step
+    on the logits turns a torn pixel toward the true hue."""
+    centres = torch.from_numpy(bins.grid_centres()).float()
+    truth = torch.tensor([40.0, 30.0]).view(1, 2, 1, 1)  # orange, chroma 50
+
+    def sure_of(ab: tuple[float, float]) -> torch.Tensor:
+        logits = torch.full((1, len(centres), 1, 1), -30.0)
+        logits[0, bins.nearest_bin(torch.tensor(ab).view(1, 2, 1, 1), centres)[0, 0, 0]] = 30.0
+        return logits
+
+    assert bins.hue_loss(sure_of((40.0, 30.0)), truth, centres) < 0.01
+    assert bins.hue_loss(sure_of((-40.0, -30.0)), truth, centres) > 1.9  # the opposite hue
+    assert bins.hue_loss(sure_of((40.0, 30.0)), torch.zeros(1, 2, 1, 1), centres) == 0.0
+    # torn between orange and its opposite: the read-out is their faint mean
+    torn = torch.maximum(sure_of((40.0, 30.0)), sure_of((-40.0, -30.0))).requires_grad_()
+    before = bins.hue_loss(torn, truth, centres)
+    assert before > 0.9
+    before.backward()
+    assert bins.hue_loss(torn.detach() - 2.0 * torn.grad, truth, centres) < before
+
+
 def test_toned_grey_and_colour_photos_are_told_apart() -> None:
     rng = np.random.default_rng(3)
     for seed in range(5):
@@ -149,6 +172,12 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
         config.steps = 6
         record = train_bins(config, resume=True, cache=tmp_path / "cache", progress=False)
         assert record["steps_done"] == 6 and len(record["history"]) == 3
+    # the hue-aware term trains too, and is recorded
+    out = tmp_path / "hue.pt"
+    config = BinTrainConfig(kind="colorize-resnet", out=str(out), scenes=[str(scenes)],
+                            backbone=str(backbone), crop=64, batch_size=4, steps=2, hue_weight=0.5)
+    record = train_bins(config, cache=tmp_path / "cache", progress=False)
+    assert record["config"]["hue_weight"] == 0.5 and np.isfinite(record["history"][-1]["loss"])
 
 
 def test_fine_tuning_moves_only_the_backbone_top_and_resumes_a_frozen_run(tmp_path: Path) -> None:

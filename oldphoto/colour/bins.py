@@ -88,6 +88,33 @@ def rebalanced_cross_entropy(logits: torch.Tensor, ab: torch.Tensor, centres: to
     return (per_pixel * pixel_weight).sum() / pixel_weight.sum().clamp_min(1e-6)
 
 
+#: The hue-aware loss looks at pixels whose true chroma is at least this (the hit rate's floor) ...
+HUE_CHROMA = 15.0
+#: ... and asks the read-out there for at least this chroma (a hit's floor) ...
+HUE_MIN_CHROMA = 7.0
+#: ... reading it out at the shipped checkpoints' calibrated temperature.
+HUE_TEMPERATURE = 0.5
+
+
+def hue_loss(logits: torch.Tensor, ab: torch.Tensor, centres: torch.Tensor,
+             temperature: float = HUE_TEMPERATURE) -> torch.Tensor:
+    """A hue-aware term for the bins' cross-entropy: on the truly colourful pixels (chroma >=
+    HUE_CHROMA), 1 - cos of the angle between the read-out's a*b* and the truth's, plus a
+    hinge that asks for HUE_MIN_CHROMA. The cross-entropy rewards putting mass near the
+    true bin, but a pixel torn between two far hues reads out as their grey-brown mean
+    at no extra cost; this term charges the read-out itself. 0 when no pixel is colourful.
+    ``ab`` is the truth at the logits' resolution."""
+    truth_chroma = ab.norm(dim=1)
+    colourful = truth_chroma >= HUE_CHROMA
+    if not colourful.any():
+        return logits.sum() * 0.0
+    read = annealed_mean(logits, centres, temperature)
+    read_chroma = read.norm(dim=1)
+    cosine = (read * ab).sum(dim=1) / (read_chroma * truth_chroma).clamp_min(1e-3)
+    faint = F.relu(HUE_MIN_CHROMA - read_chroma) / HUE_MIN_CHROMA
+    return ((1.0 - cosine) + faint)[colourful].mean()
+
+
 def annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float) -> torch.Tensor:
     """The read-out: a*b* = sum_q softmax(logits / T)_q * centre_q, (N, Q, H, W) -> (N, 2, H, W).
 

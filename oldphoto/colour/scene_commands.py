@@ -89,6 +89,9 @@ def _command(kind: str, summary: str):
                                "backbone's top N blocks and its head (0 = all frozen).")] = 0,
         tune_lr_scale: Annotated[float, typer.Option(min=0.0, help="Their learning rate, as a share of "
                                  "--lr.")] = 0.1,
+        hue_weight: Annotated[float, typer.Option(min=0.0, help="Weight of a hue-aware term: on truly "
+                              "colourful pixels, the read-out's hue error and a floor on its chroma "
+                              "(0 = the bins' cross-entropy only).")] = 0.0,
         save_every: Annotated[int, typer.Option(min=1, help="Checkpoint every N steps.")] = 200,
         seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
         device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from oldphoto.colour.bins import occupied_centres, rebalanced_cross_entropy, rebalancing_weights
+from oldphoto.colour.bins import hue_loss, occupied_centres, rebalanced_cross_entropy, rebalancing_weights
 from oldphoto.colour.crops import HOLDOUT_SHARE, CropSampler, read_photos, scene_files
 from oldphoto.colour.distributed import main_first, rank_generator, replicate, world
 from oldphoto.colour.lab import rgb_to_lab
@@ -53,6 +53,7 @@ class BinTrainConfig:
     class_weight: float = 0.05
     tune_blocks: int = 0  # colorize-resnet: fine-tune the backbone's top N blocks and head
     tune_lr_scale: float = 0.1  # their learning rate, as a share of ``lr``
+    hue_weight: float = 0.0  # weight of the hue-aware term (bins.hue_loss); 0 = cross-entropy only
     ema: float = 0.999
     save_every: int = 200
     seed: int = 0
@@ -185,6 +186,8 @@ def train_bins(config: BinTrainConfig, resume: bool = False, cache: Path | None 
         logits, class_logits = replica.bin_logits(lightness)
         truth_ab = F.adaptive_avg_pool2d(lab[:, 1:], logits.shape[-2:])
         loss = rebalanced_cross_entropy(logits, truth_ab, centres_t, weights)
+        if config.hue_weight > 0:
+            loss = loss + config.hue_weight * hue_loss(logits, truth_ab, centres_t)
         labelled = labels >= 0
         if class_logits is not None and config.class_weight > 0 and labelled.any():
             loss = loss + config.class_weight * F.cross_entropy(
