@@ -1,7 +1,8 @@
-"""Helpers for the speed benchmarks: test photos, medians of timed runs, the machine."""
+"""Helpers for the benchmarks: test photos, medians of timed runs, the machine, shared options."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -115,3 +116,15 @@ def other_heavy_processes() -> list[str]:
         if age > 30 and cpu_seconds / age > 0.5:
             found.append(f"{cmd.strip()[:90]} (~{cpu_seconds / age:.1f} cores on average)")
     return found
+
+
+def damage_study_options(doc: str, every: int, strengths: str) -> argparse.Namespace:
+    """The options the restore studies share: a folder of clean photos, one photo in N,
+    the `age --realistic` strengths and the damage's seed (``doc``'s first line is the help)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="folder of clean photos")
+    parser.add_argument("--every", type=int, default=every, help="use one photo in N")
+    parser.add_argument("--strengths", default=strengths,
+                        help="age --realistic strengths (0: the clean photo itself)")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args()

@@ -13,19 +13,12 @@ more than 0.15.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
+from common import damage_study_options
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="folder of clean grey images")
-    parser.add_argument("--every", type=int, default=4, help="use one image in N")
-    parser.add_argument("--strengths", default="1,2,3", help="age --realistic strengths")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = damage_study_options(__doc__, every=4, strengths="1,2,3")
 
     import torch
 

@@ -13,19 +13,12 @@ photo; for the clean photos also how many fall below 38 dB, and the worst.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
+from common import damage_study_options
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="folder of clean photos")
-    parser.add_argument("--every", type=int, default=1, help="use one photo in N")
-    parser.add_argument("--strengths", default="0,0.5,1,2,3", help="age --realistic strengths")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = damage_study_options(__doc__, every=1, strengths="0,0.5,1,2,3")
 
     import torch
 
