@@ -45,6 +45,9 @@ ROW_MIN_GAP, ROW_REACH = 3.0, 2.0
 #: Lines linked side by side, one to the next, make a row when there are this many or more:
 #: a structure, not scratches.
 ROW_SIZE = 5
+#: Lines are compared with all others this many at a time, so a scan with thousands of
+#: flagged lines stays within a few tens of MB.
+NEIGHBOUR_CHUNK = 256
 
 
 def _labelled(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -109,6 +112,24 @@ def part_shapes(labels: np.ndarray, count: int) -> dict[str, np.ndarray]:
             "length": np.sqrt(12 * major), "width": np.sqrt(12 * minor)}
 
 
+def _side_by_side(direction: np.ndarray, centre: np.ndarray, length: np.ndarray,
+                  start: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (i, j), i in lines start..start+NEIGHBOUR_CHUNK, where j stands side by side
+    with i, measured along i's direction (the rules of ROW_ANGLE .. ROW_REACH)."""
+    stop = min(start + NEIGHBOUR_CHUNK, len(length))
+    d, long = direction[start:stop], length[start:stop, None]
+    offset = centre[None, :, :] - centre[start:stop, None, :]  # [i, j]: from line i to line j
+    along = np.abs((offset * d[:, None, :]).sum(-1))  # between midpoints
+    across = np.abs(offset[..., 0] * d[:, None, 1] - offset[..., 1] * d[:, None, 0])
+    longer, shorter = np.maximum(long, length[None]), np.minimum(long, length[None])
+    linked = ((np.abs(d @ direction.T) >= np.cos(np.radians(ROW_ANGLE)))
+              & ((longer + shorter) / 2 - along >= ROW_OVERLAP * shorter)
+              & (longer <= ROW_LENGTH_RATIO * shorter)
+              & (across >= ROW_MIN_GAP) & (across <= ROW_REACH * longer))
+    first, second = np.nonzero(linked)
+    return first + start, second
+
+
 def not_in_a_row(mask: np.ndarray) -> np.ndarray:
     """``mask`` without the short lines that stand in a row of ROW_SIZE or more, each
     parallel to and side by side with the next: fence posts, railings, window bars."""
@@ -128,17 +149,12 @@ def not_in_a_row(mask: np.ndarray) -> np.ndarray:
     ids = np.flatnonzero(line)
     if len(ids) < ROW_SIZE:
         return mask
-    d, centre, long = direction[ids], shape["centre"][ids], length[ids]
-    offset = centre[None, :, :] - centre[:, None, :]  # [i, j]: from part i to part j
-    along = np.abs((offset * d[:, None, :]).sum(-1))  # between midpoints
-    across = np.abs(offset[..., 0] * d[:, None, 1] - offset[..., 1] * d[:, None, 0])
-    longer, shorter = np.maximum.outer(long, long), np.minimum.outer(long, long)
-    side_by_side = ((np.abs(d @ d.T) >= np.cos(np.radians(ROW_ANGLE)))
-                    & ((longer + shorter) / 2 - along >= ROW_OVERLAP * shorter)
-                    & (longer <= ROW_LENGTH_RATIO * shorter)
-                    & (across >= ROW_MIN_GAP) & (across <= ROW_REACH * longer))
-    side_by_side &= side_by_side.T  # measured along each one's own direction
-    _, row = connected_components(csr_matrix(side_by_side), directed=False)
+    pairs = [_side_by_side(direction[ids], shape["centre"][ids], length[ids], start)
+             for start in range(0, len(ids), NEIGHBOUR_CHUNK)]
+    first, second = (np.concatenate(side) for side in zip(*pairs, strict=True))
+    linked = csr_matrix((np.ones(len(first), np.int8), (first, second)), shape=(len(ids),) * 2)
+    linked = linked.multiply(linked.T)  # measured along each one's own direction: both ways
+    _, row = connected_components(linked, directed=False)
     in_row = np.zeros(count + 1, bool)
     in_row[ids] = np.bincount(row)[row] >= ROW_SIZE
     return mask & ~in_row[labels]
