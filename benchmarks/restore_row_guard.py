@@ -26,16 +26,14 @@ def main() -> None:
     from oldphoto.denoise.images import list_images, read_grey
     from oldphoto.metrics import psnr
     from oldphoto.restore.damage import fill_masked
-    from oldphoto.restore.damage_net import damage_probability, finder
+    from oldphoto.restore.damage_net import finder
     from oldphoto.restore.estimate import estimate_noise
-    from oldphoto.restore.guards import not_along_the_edge, not_in_a_row
-    from oldphoto.restore.pipeline import CLEAN_PHOTO_THRESHOLD, DAMAGE_LEVEL, denoise
+    from oldphoto.restore.guards import not_in_a_row
+    from oldphoto.restore.pipeline import denoise, flagged_damage
 
     torch.set_num_threads(1)
-    learned = finder()
-    if learned is None:
+    if finder() is None:
         raise SystemExit("restore_row_guard: the damage finder's weights are missing")
-    model, threshold = learned
     files = list_images(args.data, None)[:: args.every]
     print(f"{args.data} ({len(files)} photos, grey)")
     print("strength | guard | flagged px | damaged px found (of all) | fill PSNR dB"
@@ -52,11 +50,7 @@ def main() -> None:
                 damaged, truth = apply_damage(clean, realistic_at(strength), rng)
             level = estimate_noise(damaged)
             cleaned = denoise(damaged, level)
-            if level < DAMAGE_LEVEL:  # as restore's find_damage takes a clean photo's mask
-                raw = not_along_the_edge(
-                    damage_probability(model, damaged, cleaned, DAMAGE_LEVEL) > CLEAN_PHOTO_THRESHOLD)
-            else:
-                raw = damage_probability(model, damaged, cleaned, level) > threshold
+            raw = flagged_damage(damaged, cleaned, level)  # find_damage before the row guard
             for name, mask in (("without", raw), ("with", not_in_a_row(raw))):
                 filled = fill_masked(cleaned, mask) if mask.any() else cleaned
                 scores[name].append(psnr(np.clip(filled, 0.0, 1.0), clean))

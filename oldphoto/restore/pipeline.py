@@ -123,23 +123,29 @@ def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
 def find_damage(luma: np.ndarray, clean_luma: np.ndarray, level: float,
                 always: bool = False, device: str = "cpu") -> np.ndarray:
     """The dust and scratches ``restore`` fills, given a picture's luma, its denoised copy and
-    its grain level (estimated, or given with --strength): the learned finder's mask, or the
-    rules' (:func:`damage_mask`) without its weights. Below DAMAGE_LEVEL (a clean photo, or
-    a light scan), unless ``always``: only what the finder is sure of
-    (CLEAN_PHOTO_THRESHOLD), and nothing without it. Rows of short parallel lines (fence
-    posts) are left out at any level (:func:`~oldphoto.restore.guards.not_in_a_row`)."""
+    its grain level (estimated, or given with --strength): what :func:`flagged_damage`
+    flags, less the rows of short parallel lines (fence posts), which are left out at any
+    level (:func:`~oldphoto.restore.guards.not_in_a_row`)."""
+    return not_in_a_row(flagged_damage(luma, clean_luma, level, always, device))
+
+
+def flagged_damage(luma: np.ndarray, clean_luma: np.ndarray, level: float,
+                   always: bool = False, device: str = "cpu") -> np.ndarray:
+    """The learned finder's mask, or the rules' (:func:`damage_mask`) without its weights.
+    Below DAMAGE_LEVEL (a clean photo, or a light scan), unless ``always``: only what the
+    finder is sure of (CLEAN_PHOTO_THRESHOLD) and not along the picture's edge, and
+    nothing without the finder."""
     clean_photo = level < DAMAGE_LEVEL and not always
     learned = finder()
     if learned is None:
         if clean_photo:
             return np.zeros(np.shape(clean_luma), bool)
-        return not_in_a_row(damage_mask(clean_luma, grainy=level >= GRAINY_LEVEL))
+        return damage_mask(clean_luma, grainy=level >= GRAINY_LEVEL)
     model, threshold = learned
     if clean_photo:
-        sure = (damage_probability(model, luma, clean_luma, DAMAGE_LEVEL, device=device)
-                > CLEAN_PHOTO_THRESHOLD)
-        return not_in_a_row(not_along_the_edge(sure))
-    return not_in_a_row(damage_probability(model, luma, clean_luma, level, device=device) > threshold)
+        return not_along_the_edge(
+            damage_probability(model, luma, clean_luma, DAMAGE_LEVEL, device=device) > CLEAN_PHOTO_THRESHOLD)
+    return damage_probability(model, luma, clean_luma, level, device=device) > threshold
 
 
 def scratch_mask(pixels: np.ndarray, weights: Path | None = None) -> np.ndarray:
