@@ -68,12 +68,13 @@ def _bm3d(noisy: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _restore(weights: Path | None) -> tuple[Method, Method, Method]:
-    """``restore`` (denoise + dust and scratches) and the network alone, at the given level,
+    """``restore`` as a user runs it (``--strength auto``: it reads the same blind level
+    itself, and takes out part of a faint grain), and the network alone at the given level,
     in one pass and in eight (``--thorough``)."""
     from oldphoto.restore.pipeline import RestoreSettings, denoise, restore
 
     def full(noisy: np.ndarray, sigma: float) -> np.ndarray:
-        return restore(noisy, RestoreSettings(level=sigma, weights=weights))[0]
+        return restore(noisy, RestoreSettings(weights=weights))[0]
 
     def net(noisy: np.ndarray, sigma: float) -> np.ndarray:
         return denoise(noisy, sigma, weights)

@@ -47,6 +47,11 @@ WEIGHTS = Option("weights", Path, None,
                  "Checkpoint from `oldphoto train denoise-grain` (default: shipped).")
 STRENGTH = Option("strength", str, "auto",
                   "Noise std on the 0..255 scale, or auto: estimated per image (recorded in meta).")
+#: restore's --strength: auto also keeps part of a faint grain.
+RESTORE_STRENGTH = Option("strength", str, "auto",
+                          "Noise std on the 0..255 scale, or auto: estimated per image (recorded in "
+                          "meta); under 10, auto takes out only part of the grain (half at 3), since "
+                          "fine texture reads as faint grain.")
 THOROUGH = Option("thorough", bool, False,
                   "Average the network over 8 flips and turns of the picture: about +0.15 dB "
                   "on strong noise, 8x the time.")
@@ -66,13 +71,13 @@ class RestoreFilter(_GrainFilter):
     name = "restore"
     summary = "Restore a real scan: remove grain and noise, fill dust and scratches."
     options = (
-        STRENGTH,
+        RESTORE_STRENGTH,
         THOROUGH,
         Option("scratches", bool, True, "Find and fill dust specks and scratches "
                "(--no-scratches: denoise only)."),
         Option("levels", bool, False, "Also undo fading: stretch black and white points "
                "(changes the tones, so off by default)."),
-        Option("colour", str, "luma", "Colour scans: network on luma, chroma smoothed; "
+        Option("colour", str, "luma", "Colour scans: network on luma, chroma smoothed where it is noisy; "
                "or the network on each channel (3x slower).", choices=("luma", "channels")),
         WEIGHTS,
     )
@@ -123,7 +128,7 @@ class DenoiseGrainFilter(_GrainFilter):
 
         settings = RestoreSettings(level=self.level, scratches=False, colour="channels",
                                    weights=self.params.weights, passes=PASSES[self.params.thorough],
-                                   device=self.torch_device)
+                                   device=self.torch_device, partial_grain=False)
         pixels, info, _ = restore(frame.pixels, settings)
         new = frame.replace(pixels=pixels)
         new.meta["restore"] = {key: info[key] for key in ("noise_estimate", "strength")}
