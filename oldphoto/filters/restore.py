@@ -45,13 +45,12 @@ class _GrainFilter(Filter):
 
 WEIGHTS = Option("weights", Path, None,
                  "Checkpoint from `oldphoto train denoise-grain` (default: shipped).")
-STRENGTH = Option("strength", str, "auto",
-                  "Noise std on the 0..255 scale, or auto: estimated per image (recorded in meta).")
+_STRENGTH_HELP = "Noise std on the 0..255 scale, or auto: estimated per image (recorded in meta)"
+STRENGTH = Option("strength", str, "auto", _STRENGTH_HELP + ".")
 #: restore's --strength: auto also keeps part of a faint grain.
 RESTORE_STRENGTH = Option("strength", str, "auto",
-                          "Noise std on the 0..255 scale, or auto: estimated per image (recorded in "
-                          "meta); under 10, auto takes out only part of the grain (half at 3), since "
-                          "fine texture reads as faint grain.")
+                          _STRENGTH_HELP + "; under 10, auto takes out only part of the grain (half "
+                          "at 3), since fine texture reads as faint grain.")
 THOROUGH = Option("thorough", bool, False,
                   "Average the network over 8 flips and turns of the picture: about +0.15 dB "
                   "on strong noise, 8x the time.")

@@ -101,8 +101,8 @@ def auto_levels(pixels: np.ndarray, low: float = 0.002, high: float = 0.998) -> 
 def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
             ) -> tuple[np.ndarray, dict[str, float], np.ndarray]:
     """Restored pixels (same shape), what was decided (for the frame's meta: the level read and
-    used, whether the picture was taken for a clean photo, the pixels filled), and the
-    damage mask."""
+    used, the share of the grain taken out, the chroma's noise reading, whether the picture
+    was taken for a clean photo, the pixels filled), and the damage mask."""
     pixels = np.asarray(pixels, np.float32)
     luma = pixels if pixels.ndim == 2 else to_grey(pixels)
     estimated = estimate_noise(luma)
