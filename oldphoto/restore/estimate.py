@@ -56,18 +56,20 @@ def estimate_noise(grey: np.ndarray) -> float:
     return classical if learned is None else min(classical, learned)
 
 
-def chroma_noise(pixels: np.ndarray) -> float:
-    """Noise std in a colour picture's chroma (each channel minus the luma; the largest of
-    the three classical readings; 0.0 for a grey picture). A clean photo's chroma is smooth
-    (at most 2.4/255 on 163 clean CBSD68 and scenes/val photos), while a noisy colour scan
-    carries noise there too (3.6/255 and up under channel noise of 5/255): the luma's
-    reading cannot tell fine texture from grain, the chroma's can."""
-    from oldphoto.aging import to_grey
-
+def chroma_noise(pixels: np.ndarray, luma: np.ndarray | None = None) -> float:
+    """Noise std in a colour picture's chroma (each channel minus the luma, given or
+    computed; the largest of the three classical readings; 0.0 for a grey picture). A clean
+    photo's chroma is mostly smooth (at most 2.4/255 on 163 clean CBSD68 and scenes/val
+    photos, though a vivid fine pattern reads 3.7), while a noisy colour scan carries noise
+    there too (3.6/255 and up under channel noise of 5/255, unless JPEG's chroma
+    subsampling has smoothed it): a hint the luma's reading cannot give."""
     pixels = np.asarray(pixels, np.float32)
     if pixels.ndim == 2:
         return 0.0
-    luma = to_grey(pixels)
+    if luma is None:
+        from oldphoto.aging import to_grey
+
+        luma = to_grey(pixels)
     # centred on mid-grey, so block_noise's clipping guard keeps the blocks
     return max(block_noise(pixels[..., c] - luma + 0.5) for c in range(3))
 

@@ -50,10 +50,10 @@ CHROMA_LEVEL = 3.0 / 255.0
 #: read alike to both estimators, so ``--strength auto`` takes out only part of what the
 #: network removes: GRAIN_SHARE_LOW of it at DAMAGE_LEVEL, rising to all of it here. Smoothed
 #: in full, BSD68's sand and fence photos fell to 36.0 and 36.9 dB against themselves; with
-#: the share, no clean photo of BSD68, CBSD68, Set12 or scenes/val is below 38 dB, for
-#: 0.1 dB on light scans (docs/restore.md). Below DAMAGE_LEVEL the share is whole again:
-#: there the picture is taken for a clean photo or a light scan, and grain that faint
-#: changes it little either way.
+#: the share, no clean photo of BSD68, CBSD68, Set12 or McMaster is below 38 dB, for 0.1 dB
+#: on light scans (texture read above 10 levels is still smoothed: docs/restore.md). Below
+#: DAMAGE_LEVEL the share is whole again: there the picture is taken for a clean photo or a
+#: light scan, and grain that faint changes it little either way.
 FULL_SHARE_LEVEL = 10.0 / 255.0
 GRAIN_SHARE_LOW = 0.5
 
@@ -107,7 +107,7 @@ def restore(pixels: np.ndarray, settings: RestoreSettings = RestoreSettings()
     luma = pixels if pixels.ndim == 2 else to_grey(pixels)
     estimated = estimate_noise(luma)
     level = estimated if settings.level is None else settings.level
-    chroma_level = chroma_noise(pixels)
+    chroma_level = chroma_noise(pixels, luma)
     # a picture taken for a clean photo keeps its chroma as it keeps its luma: a vivid,
     # finely patterned one (McMaster 16) reads 3.7 there
     noisy_chroma = level >= DAMAGE_LEVEL and chroma_level >= CHROMA_LEVEL
